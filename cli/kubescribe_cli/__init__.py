@@ -1,0 +1,1 @@
+"""The ``kubescribe`` command: one entry point, a subcommand per part."""

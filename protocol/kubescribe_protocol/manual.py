@@ -1,0 +1,76 @@
+"""Moving a file to ``manual/``: crash-safe, keeping the relative path, never overwriting.
+
+The move is a small journal: the ``.in_progress`` first records where the audio goes
+(``manual_path``), then the audio moves, then the ``.in_progress`` follows it. A crash at
+any point leaves an ``.in_progress`` that says how to finish, and
+:func:`finish_manual_move` finishes it. The audio moves first so that a crash never
+leaves the audio alone under the root, where it would look pending again.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path, PurePosixPath
+
+from .atomic import fsync_dir, write_model
+from .models import InProgress
+from .names import MANUAL_DIR, in_progress_path
+
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
+
+
+def choose_manual_target(root: Path, rel: str) -> str:
+    """A path under ``manual/`` for ``rel`` that holds nothing yet: the same relative path,
+    or, when a file of that name already waits there, ``name (2).ext`` and so on."""
+    pure = PurePosixPath(rel)
+    candidate = PurePosixPath(MANUAL_DIR) / pure
+    number = 2
+    while (root / candidate).exists() or in_progress_path(root / candidate).exists():
+        candidate = PurePosixPath(MANUAL_DIR) / pure.with_name(
+            f"{pure.stem} ({number}){pure.suffix}"
+        )
+        number += 1
+    return candidate.as_posix()
+
+
+def _move_no_overwrite(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # link() refuses to replace an existing file, which rename() would do silently.
+        os.link(src, dst)
+    except FileExistsError:
+        if not src.samefile(dst):
+            raise
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        if dst.exists():
+            raise FileExistsError(errno.EEXIST, "target exists", str(dst)) from exc
+        src.rename(dst)
+        fsync_dir(dst.parent)
+        fsync_dir(src.parent)
+        return
+    fsync_dir(dst.parent)
+    src.unlink()
+    fsync_dir(src.parent)
+
+
+def move_to_manual(root: Path, rel: str, status: InProgress) -> str:
+    """Send the file at ``rel`` and its ``.in_progress`` (``status``, written with its error
+    and full history) to ``manual/``. Returns the new relative path of the audio."""
+    target = getattr(status, "manual_path", None) or choose_manual_target(root, rel)
+    status.manual_path = target  # type: ignore[attr-defined]  # an extra field, kept by readers
+    write_model(in_progress_path(root / rel), status)
+    finish_manual_move(root, rel, target)
+    return target
+
+
+def finish_manual_move(root: Path, rel: str, target: str) -> None:
+    """Finish (or redo) a move to ``manual/``; safe to call any number of times."""
+    audio, moved = root / rel, root / target
+    if audio.exists() or audio.is_symlink():
+        _move_no_overwrite(audio, moved)
+    status_file = in_progress_path(audio)
+    if status_file.exists():
+        _move_no_overwrite(status_file, in_progress_path(moved))

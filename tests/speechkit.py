@@ -1,0 +1,71 @@
+"""Real speech for tests: espeak-ng speaks a text, ffmpeg encodes it.
+
+Tests check transcripts against the text they spoke, so every fixture's ground truth
+is the string that made it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+ENGLISH_SENTENCES = (
+    "The quick brown fox jumps over the lazy dog.",
+    "Please send the quarterly report to the finance team before Friday.",
+    "We will meet at the station at nine o'clock tomorrow morning.",
+)
+
+
+def have_speech_tools() -> bool:
+    return shutil.which("espeak-ng") is not None and shutil.which("ffmpeg") is not None
+
+
+def speak(dest: Path, text: str, *, voice: str = "en-us", speed: int = 150) -> Path:
+    """Write ``text`` spoken by espeak-ng to ``dest``; the extension picks the format."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    wav = dest.with_name(f".{dest.name}.speech.wav")
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), text],
+        check=True,
+        capture_output=True,
+    )
+    if dest.suffix.lower() == ".wav":
+        wav.replace(dest)
+        return dest
+    encode(wav, dest)
+    wav.unlink()
+    return dest
+
+
+def encode(src: Path, dest: Path, *extra: str) -> Path:
+    """Re-encode ``src`` to ``dest`` with ffmpeg (16 kHz mono unless ``extra`` says more)."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), "-ac", "1",
+         "-ar", "16000", *extra, str(dest)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return dest
+
+
+def silence(dest: Path, seconds: float) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "anullsrc=r=16000:cl=mono", "-t", str(seconds), str(dest)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return dest
+
+
+def video_without_audio(dest: Path, seconds: float = 2.0) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         f"testsrc=size=64x64:rate=5:duration={seconds}", "-an", str(dest)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return dest

