@@ -27,7 +27,9 @@ from .codes import ErrorCode
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    # Millisecond precision, as files store it, so a value survives a write and a read.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -51,7 +53,10 @@ Timestamp = Annotated[
 
 class _Model(BaseModel):
     # Unknown fields survive a read-modify-write, so a newer writer's additions are kept.
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # Writers emit every field, so the published schema marks defaulted fields required too.
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, json_schema_serialization_defaults_required=True
+    )
 
     @field_validator("*", mode="after")
     @classmethod
