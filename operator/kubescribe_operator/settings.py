@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from kubescribe_protocol.models import TranscriptionSettings
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kubescribe_protocol.models import TranscriptionSettings
 
 ENV_PREFIX = "KUBESCRIBE_"
 
@@ -20,7 +21,10 @@ ENV_PREFIX = "KUBESCRIBE_"
 class ControllerSettings(BaseSettings):
     """The controller's knobs and the default transcription settings."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    # KUBESCRIBE_DEFAULTS__MODEL_SIZE=tiny.en sets one default transcription setting.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", env_nested_delimiter="__"
+    )
 
     # --- where and how often ---------------------------------------------------------
     root: Path = Field(Path("/data"), description="the watched folder (the shared volume)")
@@ -32,6 +36,17 @@ class ControllerSettings(BaseSettings):
         "network shares can lag attributes by up to a minute",
     )
     parallel: int = Field(1, ge=1, description="attempts (processes or Jobs) running at once")
+    tick_seconds: float = Field(
+        0.1,
+        gt=0,
+        description="how often the local runner checks its workers; the longest wait "
+        "between one attempt ending and the next starting",
+    )
+    stop_grace_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="on Ctrl-C/SIGTERM, how long running workers get to stop by themselves",
+    )
 
     # --- attempts --------------------------------------------------------------------
     max_attempts: int = Field(3, ge=1, description="attempts per file before manual/")

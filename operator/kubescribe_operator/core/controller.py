@@ -1,0 +1,563 @@
+"""The controller core: what to run, when, how often, and what a failure means.
+
+Plain, synchronous Python with no Kubernetes in it: the local runner and the kopf
+operator both drive it by calling :meth:`Controller.tick` (and
+:meth:`Controller.on_attempt_end` when their executor reports an end), one thread at a
+time. All state that must survive a restart lives in the status files on the volume;
+the in-memory index is a cache that :meth:`Controller.recover` rebuilds.
+
+Who writes ``.in_progress``: the controller when it claims, queues or starts a file
+(before the worker exists) and after an attempt ended; the worker while its attempt
+runs. The controller never writes a file whose attempt is running.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
+
+from kubescribe_protocol.atomic import StatusFileError, read_model, remove_durably, write_model
+from kubescribe_protocol.codes import ErrorCode, ExitCode
+from kubescribe_protocol.manual import finish_manual_move, move_to_manual
+from kubescribe_protocol.models import (
+    Attempt,
+    AttemptStatus,
+    FileStatus,
+    InProgress,
+    Priority,
+    Progress,
+    StatusError,
+    utc_now,
+)
+from kubescribe_protocol.names import in_progress_path, result_path
+
+from ..settings import ControllerSettings
+from .deadline import attempt_deadline
+from .executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason, Executor
+from .outcome import Step, controller_error, decide, worker_error
+from .scan import scan
+
+log = logging.getLogger("kubescribe.core")
+
+#: A runner missing from ``executor.live()`` this soon after its start may just not be
+#: visible yet (a Job watch lags behind the create); later, it is gone.
+VANISH_GRACE = timedelta(seconds=30)
+
+
+@dataclass(slots=True)
+class Entry:
+    """What the controller knows of one media file under the root."""
+
+    rel: str
+    discovered: datetime
+    has_result: bool = False
+    size: int | None = None
+    mtime_ns: int | None = None
+    stable_since: datetime | None = None
+    in_progress_mtime_ns: int | None = None
+    status: InProgress | None = None
+
+
+@dataclass(slots=True)
+class Running:
+    key: AttemptKey
+    started: datetime
+    deadline: datetime
+    handle: str = ""
+    #: Why we asked the executor to stop it, if we did.
+    stop_code: ErrorCode | None = None
+
+
+@dataclass
+class Counters:
+    """What the controller did, for logs and tests."""
+
+    started: int = 0
+    completed: int = 0
+    retried: int = 0
+    manual: int = 0
+    start_order: list[str] = field(default_factory=list)
+
+
+class Controller:
+    def __init__(
+        self,
+        settings: ControllerSettings,
+        executor: Executor,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.executor = executor
+        self.clock = clock
+        self.root = Path(settings.root)
+        self.index: dict[str, Entry] = {}
+        #: The entries that are not completed: what each tick looks at, so that a root
+        #: full of finished files costs nothing between scans.
+        self.open: dict[str, Entry] = {}
+        self.running: dict[str, Running] = {}
+        self.counters = Counters()
+        #: API clients that asked for a file while its attempt ran (only its worker may
+        #: write then); applied when the attempt ends.
+        self._deferred_requests: dict[str, list[str | None]] = {}
+        self._recovered = False
+        self._last_scan: datetime | None = None
+        #: When False, tick() starts nothing new (a graceful shutdown is under way).
+        self.accepting = True
+
+    # ----------------------------------------------------------------- public API
+
+    def recover(self) -> None:
+        """Rebuild state from the volume and the executor: finish half-done manual moves,
+        reconcile attempts that ended while nobody watched, adopt live ones, and re-queue
+        processing files whose runner vanished."""
+        now = self.clock()
+        live = self.executor.live()
+        ended = self.executor.collect()
+        self._scan(now)
+        for end in ended:
+            self.on_attempt_end(end)
+        ended_keys = {end.key for end in ended}
+        for entry in list(self.open.values()):
+            status = entry.status
+            if status is None or status.status is not FileStatus.PROCESSING:
+                continue
+            key = AttemptKey(entry.rel, status.attempt)
+            if key in ended_keys:
+                continue
+            record = status.current()
+            if key in live:
+                deadline = (record.deadline if record else None) or self._deadline(now, entry.rel)
+                started = record.start_time if record else now
+                self.running[entry.rel] = Running(key, started, deadline, handle="adopted")
+                log.info("adopted live attempt %s #%d", entry.rel, key.attempt)
+            elif self._age(status, now) > timedelta(hours=self.settings.stale_hours):
+                self._to_manual_stale(entry, status, now)
+            else:
+                # The runner went away with the previous controller (a crash, a kill -9):
+                # not the file's fault, so the attempt is recorded as interrupted.
+                end = AttemptEnd(key, EndReason.VANISHED, detail="runner gone at restart")
+                self._reconcile(end, ErrorCode.INTERRUPTED)
+        self._recovered = True
+
+    def tick(self) -> None:
+        """One pass: scan if due, collect ended attempts, enforce deadlines and heartbeats,
+        clean up stale and cancelled files, and start attempts up to ``parallel``."""
+        if not self._recovered:
+            self.recover()
+        now = self.clock()
+        if self._last_scan is None or (now - self._last_scan).total_seconds() >= (
+            self.settings.scan_interval_seconds
+        ):
+            self._scan(now)
+        live = self.executor.live()
+        ended = self.executor.collect()
+        for end in ended:
+            self.on_attempt_end(end)
+        ended_keys = {end.key for end in ended}
+        for run in list(self.running.values()):
+            if (
+                run.key not in live
+                and run.key not in ended_keys
+                and now - run.started > (VANISH_GRACE)
+            ):
+                self.on_attempt_end(AttemptEnd(run.key, EndReason.VANISHED))
+        self._watch_running(now)
+        self._clean_up(now)
+        if self.accepting:
+            self._start_ready(now)
+
+    def on_attempt_end(self, end: AttemptEnd) -> None:
+        """Record an attempt's end and decide the file's next step."""
+        run = self.running.get(end.key.path)
+        stop_code = None
+        if run is not None and run.key == end.key:
+            del self.running[end.key.path]
+            stop_code = run.stop_code
+        self._reconcile(end, stop_code)
+
+    def all_terminal(self) -> bool:
+        """Every file found is completed or in ``manual/`` and nothing runs (``--once``)."""
+        return self._recovered and not self.running and not self.open
+
+    def request(self, rel: str, client_id: str | None = None) -> None:
+        """Raise a file's priority for an API client; persisted as a queued
+        ``.in_progress`` so the priority and the client survive a restart."""
+        audio = self.root / rel
+        if not audio.is_file():
+            raise FileNotFoundError(audio)
+        if result_path(audio).is_file():
+            return
+        if rel in self.running:
+            self._deferred_requests.setdefault(rel, []).append(client_id)
+            return
+        now = self.clock()
+        status = read_model(in_progress_path(audio), InProgress) or self._new_status(rel, now)
+        self._apply_request(status, [client_id])
+        status.updated_at = now
+        self._write(rel, status)
+
+    def stop_all(self, code: ErrorCode = ErrorCode.INTERRUPTED) -> None:
+        """Ask every running attempt to stop (a graceful shutdown); ends come via collect."""
+        self.accepting = False
+        for run in self.running.values():
+            if run.stop_code is None:
+                run.stop_code = code
+                self.executor.stop(run.key, EndReason.STOPPED)
+
+    # ------------------------------------------------------------------- scanning
+
+    def _scan(self, now: datetime) -> None:
+        result = scan(self.root)
+        present: set[str] = set()
+        for seen in result.files:
+            rel = seen.rel
+            present.add(rel)
+            entry = self.index.get(rel)
+            if entry is None:
+                entry = self.index[rel] = Entry(rel, discovered=now)
+            entry.has_result = seen.has_result
+            if seen.has_result:
+                entry.status = None
+                if seen.in_progress_mtime_ns is not None and rel not in self.running:
+                    # A worker died between writing .result and removing .in_progress.
+                    remove_durably(in_progress_path(self.root / rel))
+                    log.info("completed %s (removed a leftover .in_progress)", rel)
+                entry.in_progress_mtime_ns = None
+                continue
+            if seen.in_progress_mtime_ns is None:
+                entry.status = entry.in_progress_mtime_ns = None
+                if (seen.size, seen.mtime_ns) != (entry.size, entry.mtime_ns):
+                    entry.size, entry.mtime_ns, entry.stable_since = seen.size, seen.mtime_ns, now
+                continue
+            if seen.in_progress_mtime_ns != entry.in_progress_mtime_ns or entry.status is None:
+                entry.in_progress_mtime_ns = seen.in_progress_mtime_ns
+                entry.status = self._read(rel)
+            self._finish_journaled_move(entry)
+        for rel in result.orphan_in_progress:
+            status = self._read(rel)
+            target = _manual_path(status)
+            if target is not None:
+                finish_manual_move(self.root, rel, target)
+                log.info("finished the move of %s to %s", rel, target)
+        for rel in [rel for rel in self.index if rel not in present and rel not in self.running]:
+            del self.index[rel]
+        self.open = {rel: entry for rel, entry in self.index.items() if not entry.has_result}
+        self._last_scan = now
+
+    def _read(self, rel: str) -> InProgress | None:
+        try:
+            return read_model(in_progress_path(self.root / rel), InProgress)
+        except StatusFileError as exc:
+            # Our own writes are atomic, so this came from someone else; leave it for a
+            # person rather than overwrite what they wrote.
+            log.warning("cannot read %s: %s", rel, exc)
+            return None
+
+    def _finish_journaled_move(self, entry: Entry) -> None:
+        target = _manual_path(entry.status)
+        if target is not None and entry.rel not in self.running:
+            finish_manual_move(self.root, entry.rel, target)
+            self.index.pop(entry.rel, None)
+            self.open.pop(entry.rel, None)
+            log.info("finished the move of %s to %s", entry.rel, target)
+
+    # ------------------------------------------------------------- running attempts
+
+    def _refresh(self, entry: Entry) -> InProgress | None:
+        try:
+            mtime = in_progress_path(self.root / entry.rel).stat().st_mtime_ns
+        except FileNotFoundError:
+            entry.status = entry.in_progress_mtime_ns = None
+            return None
+        if mtime != entry.in_progress_mtime_ns or entry.status is None:
+            entry.in_progress_mtime_ns = mtime
+            entry.status = self._read(entry.rel)
+        return entry.status
+
+    def _watch_running(self, now: datetime) -> None:
+        heartbeat_timeout = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
+        for rel, run in self.running.items():
+            if run.stop_code is not None:
+                continue
+            if now >= run.deadline:
+                run.stop_code = ErrorCode.TIMEOUT
+                log.warning("%s #%d ran past its deadline: killing it", rel, run.key.attempt)
+                self.executor.stop(run.key, EndReason.DEADLINE_EXCEEDED)
+                continue
+            entry = self.index.get(rel)
+            status = self._refresh(entry) if entry is not None else None
+            record = status.current() if status is not None else None
+            if status is None or record is None or status.attempt != run.key.attempt:
+                continue
+            if not status.should_continue:
+                run.stop_code = ErrorCode.CANCELLED
+                self.executor.stop(run.key, EndReason.STOPPED)
+                continue
+            last_sign = max(t for t in (record.heartbeat, run.started) if t is not None)
+            if now - last_sign > heartbeat_timeout:
+                run.stop_code = ErrorCode.HEARTBEAT_LOST
+                log.warning("%s #%d sent no heartbeat since %s: killing it", rel,
+                            run.key.attempt, last_sign)  # fmt: skip
+                self.executor.stop(run.key, EndReason.KILLED)
+
+    def _clean_up(self, now: datetime) -> None:
+        stale = timedelta(hours=self.settings.stale_hours)
+        for entry in list(self.open.values()):
+            status = entry.status
+            if status is None or entry.rel in self.running or entry.has_result:
+                continue
+            if status.status is FileStatus.QUEUED and status.should_continue:
+                continue
+            if not status.should_continue:
+                error = StatusError(
+                    code=ErrorCode.CANCELLED, message="should_continue is false", timestamp=now
+                )
+                self._to_manual(entry, self._fresh(entry) or status, error)
+            elif self._age(status, now) > stale:
+                self._to_manual_stale(entry, self._fresh(entry) or status, now)
+            elif status.status is FileStatus.ERROR and status.error is not None:
+                # An error the worker wrote while no controller watched (it crashed before
+                # reconciling) has not been judged yet: a bad input must not be retried.
+                decision = decide(
+                    status.model_copy(deep=True),
+                    status.error.model_copy(),
+                    max_attempts=self.settings.max_attempts,
+                    backoff_seconds=self.settings.retry_backoff_seconds,
+                )
+                if decision.step is Step.MANUAL and decision.final_error is not None:
+                    self._to_manual(entry, self._fresh(entry) or status, decision.final_error)
+
+    def _fresh(self, entry: Entry) -> InProgress | None:
+        entry.in_progress_mtime_ns = None
+        return self._refresh(entry)
+
+    def _ready(self, entry: Entry, now: datetime) -> bool:
+        if entry.has_result or entry.rel in self.running:
+            return False
+        status = entry.status
+        if status is None:
+            if entry.in_progress_mtime_ns is not None:
+                return False  # an .in_progress we cannot read: left for a person
+            return (
+                entry.stable_since is not None
+                and (now - entry.stable_since).total_seconds() >= self.settings.stable_seconds
+            )
+        if not status.should_continue:
+            return False
+        if status.status is FileStatus.QUEUED:
+            return True
+        if status.status is FileStatus.ERROR:
+            return now >= _next_attempt_at(status, now)
+        # PROCESSING with no attempt of ours: someone else's, or left by a crash that
+        # recover() did not see; the stale rule decides.
+        return False
+
+    def _order(self, entry: Entry) -> tuple[int, datetime, int, str]:
+        status = entry.status
+        api = status is not None and status.priority is Priority.API_REQUEST
+        discovered = status.start_time if status is not None else entry.discovered
+        return (0 if api else 1, discovered, entry.mtime_ns or 0, entry.rel)
+
+    def _start_ready(self, now: datetime) -> None:
+        free = self.settings.parallel - len(self.running)
+        if free <= 0:
+            return
+        ready = [entry for entry in self.open.values() if self._ready(entry, now)]
+        ready.sort(key=self._order)
+        for entry in ready[:free]:
+            self._start(entry, now)
+
+    def _start(self, entry: Entry, now: datetime) -> None:
+        rel = entry.rel
+        audio = self.root / rel
+        if result_path(audio).is_file():
+            entry.has_result = True
+            return
+        if not audio.is_file():
+            return
+        try:
+            status = read_model(in_progress_path(audio), InProgress)
+        except StatusFileError as exc:
+            log.warning("not starting %s: %s", rel, exc)
+            return
+        if status is None:
+            status = self._new_status(rel, now)
+        elif status.status is FileStatus.PROCESSING:
+            entry.status = status
+            return
+        number = max([status.attempt, *(r.attempt_number for r in status.attempts)]) + 1
+        deadline = self._deadline(now, rel)
+        status.attempts.append(
+            Attempt(
+                attempt_number=number,
+                start_time=now,
+                executor=self.executor.name,
+                deadline=deadline,
+            )
+        )
+        status.attempt = number
+        status.status = FileStatus.PROCESSING
+        status.progress = Progress()
+        status.error = None
+        status.updated_at = now
+        # The attempt is on disk before its runner exists: a crash from here on leaves
+        # a processing file that recover() reconciles.
+        self._write(rel, status)
+        entry.status = status
+        key = AttemptKey(rel, number)
+        spec = AttemptSpec(
+            key=key,
+            root=self.root,
+            priority=status.priority,
+            deadline=deadline,
+            wants_gpu=status.settings.device != "cpu",
+            model_dir=self.settings.model_dir,
+        )
+        self.counters.started += 1
+        self.counters.start_order.append(rel)
+        log.info("starting %s (attempt %d)", rel, number)
+        try:
+            handle = self.executor.start(spec)
+        except Exception as exc:  # a runner that cannot start is a failed attempt
+            log.exception("could not start %s #%d", rel, number)
+            self._reconcile(AttemptEnd(key, EndReason.VANISHED, detail=f"start failed: {exc}"))
+            return
+        self.running[rel] = Running(key, now, deadline, handle=handle)
+
+    def _deadline(self, now: datetime, rel: str) -> datetime:
+        return attempt_deadline(
+            now,
+            self.root / rel,
+            fixed_seconds=self.settings.attempt_deadline_seconds,
+            per_audio_second=self.settings.deadline_per_audio_second,
+        )
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _reconcile(self, end: AttemptEnd, stop_code: ErrorCode | None = None) -> None:
+        rel = end.key.path
+        audio = self.root / rel
+        entry = self.index.get(rel)
+        now = self.clock()
+        if result_path(audio).is_file():
+            remove_durably(in_progress_path(audio))
+            self.counters.completed += 1
+            log.info("completed %s", rel)
+            if entry is not None:
+                entry.has_result, entry.status, entry.in_progress_mtime_ns = True, None, None
+            self.open.pop(rel, None)
+            return
+        try:
+            status = read_model(in_progress_path(audio), InProgress)
+        except StatusFileError as exc:
+            log.warning("cannot reconcile %s: %s", rel, exc)
+            return
+        if status is None or status.attempt != end.key.attempt:
+            return  # nothing of ours left, or a newer attempt owns the file
+        record = status.current()
+        if record is None:
+            record = Attempt(attempt_number=end.key.attempt, start_time=now)
+            status.attempts.append(record)
+        error = worker_error(status)
+        if error is None or end.exit_code == ExitCode.SUPERSEDED:
+            error = controller_error(end, now, stop_code=stop_code, executor=self.executor.name)
+        record.status = AttemptStatus.FAILED
+        record.error = error
+        record.continue_processing = False
+        record.end_time = record.end_time or now
+        if record.exit_code is None:
+            record.exit_code = end.exit_code
+        self._apply_request(status, self._deferred_requests.pop(rel, []))
+        decision = decide(
+            status,
+            error,
+            max_attempts=self.settings.max_attempts,
+            backoff_seconds=self.settings.retry_backoff_seconds,
+        )
+        status.status = FileStatus.ERROR
+        status.updated_at = now
+        if decision.step is Step.MANUAL:
+            assert decision.final_error is not None
+            entry = entry or Entry(rel, discovered=now)
+            self._to_manual(entry, status, decision.final_error)
+            return
+        status.error = error
+        self._write(rel, status)
+        if entry is not None:
+            entry.status = status
+        self.counters.retried += 1
+        log.info("%s attempt %d failed (%s); next not before %s", rel, end.key.attempt,
+                 error.code, decision.not_before)  # fmt: skip
+
+    def _to_manual_stale(self, entry: Entry, status: InProgress, now: datetime) -> None:
+        error = StatusError(
+            code=ErrorCode.STALE,
+            message=f"no live attempt and no change for over {self.settings.stale_hours} h",
+            details=f"last update {status.updated_at.isoformat()}",
+            timestamp=now,
+        )
+        record = status.current()
+        if record is not None and record.status is AttemptStatus.PROCESSING:
+            record.status, record.end_time, record.error = AttemptStatus.FAILED, now, error
+        self._to_manual(entry, status, error)
+
+    def _to_manual(self, entry: Entry, status: InProgress, error: StatusError) -> None:
+        status.status = FileStatus.ERROR
+        status.error = error
+        status.updated_at = error.timestamp
+        target = move_to_manual(self.root, entry.rel, status)
+        self.index.pop(entry.rel, None)
+        self.open.pop(entry.rel, None)
+        self.counters.manual += 1
+        log.warning("%s -> %s (%s)", entry.rel, target, error.code)
+
+    # ------------------------------------------------------------------- helpers
+
+    def _new_status(self, rel: str, now: datetime) -> InProgress:
+        return InProgress(
+            filename=PurePosixPath(rel).name,
+            path=rel,
+            status=FileStatus.QUEUED,
+            start_time=now,
+            updated_at=now,
+            settings=self.settings.defaults.model_copy(deep=True),
+        )
+
+    def _apply_request(self, status: InProgress, clients: list[str | None]) -> None:
+        if not clients:
+            return
+        status.priority = Priority.API_REQUEST
+        for client in clients:
+            if client is not None and client not in status.api_clients:
+                status.api_clients.append(client)
+
+    def _write(self, rel: str, status: InProgress) -> None:
+        target = in_progress_path(self.root / rel)
+        write_model(target, status)
+        entry = self.index.get(rel)
+        if entry is not None:
+            entry.status = status
+            entry.in_progress_mtime_ns = target.stat().st_mtime_ns
+
+    @staticmethod
+    def _age(status: InProgress, now: datetime) -> timedelta:
+        times = [status.updated_at, status.start_time]
+        for record in status.attempts:
+            times += [t for t in (record.start_time, record.end_time, record.heartbeat) if t]
+        return now - max(times)
+
+
+def _manual_path(status: InProgress | None) -> str | None:
+    target = getattr(status, "manual_path", None) if status is not None else None
+    return target if isinstance(target, str) and target else None
+
+
+def _next_attempt_at(status: InProgress, now: datetime) -> datetime:
+    error = status.error
+    if error is None:
+        return now
+    return error.timestamp + timedelta(seconds=error.retry_after or 0)

@@ -1,0 +1,1 @@
+"""Executors: what runs an attempt (local child processes; Kubernetes Jobs in the operator)."""

@@ -1,0 +1,130 @@
+"""``kubescribe run``: the controller on one machine, workers as child processes.
+
+The loop ticks the core every ``tick_seconds``. The first Ctrl-C (or SIGTERM) stops
+taking new files and asks running workers to stop (each records itself as interrupted,
+which does not count against ``max_attempts``); the loop waits up to
+``stop_grace_seconds`` for them, and a second Ctrl-C kills them at once. Either way every
+file is left in a state the next run picks up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from .core.controller import Controller
+from .executors.local import STATE_DIR, LocalExecutor
+from .settings import ControllerSettings
+
+log = logging.getLogger("kubescribe.run")
+
+
+class AlreadyRunningError(Exception):
+    """Another ``kubescribe run`` holds the root."""
+
+
+@contextlib.contextmanager
+def root_lock(root: Path) -> Iterator[None]:
+    """One local controller per root: two would start two attempts of one file."""
+    folder = root / STATE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "run.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise AlreadyRunningError(f"another kubescribe run is using {root}") from exc
+        yield
+
+
+class _Progress:
+    """Prints a line when a running file's stage or percentage changes."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.shown: dict[str, tuple[int, str, int]] = {}
+
+    def show(self, controller: Controller) -> None:
+        for rel, run in controller.running.items():
+            entry = controller.index.get(rel)
+            status = entry.status if entry is not None else None
+            if status is None or status.progress is None or status.attempt != run.key.attempt:
+                continue
+            now = (run.key.attempt, status.progress.stage.value, status.progress.percentage)
+            if self.shown.get(rel) != now:
+                self.shown[rel] = now
+                print(f"  {rel}: attempt {now[0]}, {now[1]} {now[2]}%", file=self.out, flush=True)
+
+
+def run_local(settings: ControllerSettings, *, once: bool, out: TextIO = sys.stderr) -> int:
+    root = Path(settings.root).resolve()
+    if not root.is_dir():
+        print(f"kubescribe run: {root} is not a folder", file=out)
+        return 2
+    settings = settings.model_copy(update={"root": root})
+    try:
+        with root_lock(root):
+            return _loop(settings, once=once, out=out)
+    except AlreadyRunningError as exc:
+        print(f"kubescribe run: {exc}", file=out)
+        return 3
+
+
+def _loop(settings: ControllerSettings, *, once: bool, out: TextIO) -> int:
+    executor = LocalExecutor(settings.root)
+    controller = Controller(settings, executor)
+    progress = _Progress(out)
+    signals = {"count": 0}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signals["count"] += 1
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop_by: float | None = None
+    try:
+        while True:
+            controller.tick()
+            progress.show(controller)
+            if signals["count"] and stop_by is None:
+                print("stopping: letting running attempts stop by themselves "
+                      "(Ctrl-C again to kill them)", file=out, flush=True)  # fmt: skip
+                controller.stop_all()
+                stop_by = time.monotonic() + settings.stop_grace_seconds
+            if stop_by is not None:
+                if signals["count"] > 1 or time.monotonic() > stop_by:
+                    executor.kill_all()
+                if not controller.running:
+                    break
+            elif once and controller.all_terminal():
+                break
+            time.sleep(settings.tick_seconds)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    counters = controller.counters
+    print(
+        f"done: {counters.completed} completed, {counters.manual} sent to manual/, "
+        f"{counters.retried} retries, in {settings.root}",
+        file=out,
+        flush=True,
+    )
+    return 130 if signals["count"] else 0
+
+
+def configure_logging(debug: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    # Keep the worker children's own logs out of ours.
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -1,0 +1,143 @@
+"""``kubescribe status ROOT``: the state of every file, read from the volume alone.
+
+It needs no running controller and writes nothing: anyone who can read the share can
+run it. Counts come first; ``--json`` prints the same for programs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TextIO
+
+from kubescribe_protocol.atomic import StatusFileError, read_model
+from kubescribe_protocol.models import InProgress, format_time
+from kubescribe_protocol.names import MANUAL_DIR, in_progress_path
+from kubescribe_protocol.state import FileState, state_of_in_progress
+
+from .core.scan import scan
+
+ORDER = (
+    FileState.PENDING,
+    FileState.PROCESSING,
+    FileState.ERROR,
+    FileState.COMPLETED,
+    FileState.MANUAL,
+)
+#: The table lists at most this many completed files; ``--json`` lists them all.
+COMPLETED_SHOWN = 50
+
+
+@dataclass
+class FileRow:
+    path: str
+    state: str
+    attempt: int | None = None
+    stage: str | None = None
+    percentage: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    next_attempt: str | None = None
+    priority: str | None = None
+
+
+def _row(rel: str, state: FileState, status: InProgress | None) -> FileRow:
+    row = FileRow(path=rel, state=state.value)
+    if status is None:
+        return row
+    row.attempt = status.attempt or None
+    row.priority = status.priority.value
+    if state is FileState.PROCESSING and status.progress is not None:
+        row.stage, row.percentage = status.progress.stage.value, status.progress.percentage
+    if status.error is not None:
+        row.error_code, row.error_message = status.error.code, status.error.message
+        if state is FileState.ERROR:
+            retry = timedelta(seconds=status.error.retry_after or 0)
+            row.next_attempt = format_time(status.error.timestamp + retry)
+    return row
+
+
+def collect(root: Path) -> list[FileRow]:
+    rows: list[FileRow] = []
+    for seen in scan(root).files:
+        if seen.has_result:
+            rows.append(FileRow(path=seen.rel, state=FileState.COMPLETED.value))
+            continue
+        status = None
+        state = FileState.PENDING
+        if seen.in_progress_mtime_ns is not None:
+            try:
+                status = read_model(in_progress_path(root / seen.rel), InProgress)
+            except StatusFileError as exc:
+                rows.append(FileRow(seen.rel, "unreadable", error_message=str(exc)))
+                continue
+            state = FileState.PENDING if status is None else state_of_in_progress(status)
+        rows.append(_row(seen.rel, state, status))
+    manual = root / MANUAL_DIR
+    if manual.is_dir():
+        for seen in scan(manual, skip_manual=False, prefix=f"{MANUAL_DIR}/").files:
+            try:
+                status = read_model(in_progress_path(root / seen.rel), InProgress)
+            except StatusFileError:
+                status = None
+            rows.append(_row(seen.rel, FileState.MANUAL, status))
+    rows.sort(key=lambda row: (ORDER.index(FileState(row.state)) if row.state in
+                               FileState.__members__.values() else 9, row.path))  # fmt: skip
+    return rows
+
+
+def counts(rows: list[FileRow]) -> dict[str, int]:
+    result = {state.value: 0 for state in ORDER}
+    for row in rows:
+        result[row.state] = result.get(row.state, 0) + 1
+    return result
+
+
+def _detail(row: FileRow) -> str:
+    if row.state == FileState.PROCESSING.value:
+        return f"attempt {row.attempt}, {row.stage or 'starting'} {row.percentage or 0}%"
+    if row.state == FileState.ERROR.value:
+        return f"attempt {row.attempt} failed: {row.error_code}; next attempt {row.next_attempt}"
+    if row.state == FileState.MANUAL.value:
+        return f"{row.error_code}: {row.error_message}" if row.error_code else ""
+    if row.state == FileState.PENDING.value and row.priority == "api_request":
+        return "queued (API request)"
+    return row.error_message or ""
+
+
+def render_table(root: Path, rows: list[FileRow], out: TextIO) -> None:
+    numbers = counts(rows)
+    print(f"{root}: " + ", ".join(f"{n} {state}" for state, n in numbers.items()), file=out)
+    if not rows:
+        return
+    width = min(max(len(row.path) for row in rows), 60)
+    completed = 0
+    for row in rows:
+        if row.state == FileState.COMPLETED.value:
+            completed += 1
+            if completed > COMPLETED_SHOWN:
+                continue
+        print(f"{row.state:<10}  {row.path:<{width}}  {_detail(row)}".rstrip(), file=out)
+    if completed > COMPLETED_SHOWN:
+        print(f"... and {completed - COMPLETED_SHOWN} more completed (--json lists all)", file=out)
+
+
+def main(root: Path, *, as_json: bool, out: TextIO = sys.stdout) -> int:
+    if not root.is_dir():
+        print(f"kubescribe status: {root} is not a folder", file=sys.stderr)
+        return 2
+    rows = collect(root)
+    if as_json:
+        document = {
+            "root": str(root),
+            "counts": counts(rows),
+            "files": [asdict(row) for row in rows],
+        }
+        json.dump(document, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        render_table(root, rows, out)
+    return 0
