@@ -1,0 +1,187 @@
+"""The kopf glue: thin handlers that feed the core and its Kubernetes executor.
+
+Run it as a module, never by file path (``kopf run -m kubescribe_operator.kopf_handlers``;
+``kubescribe operator`` does that). The core is synchronous and does file IO, so every
+call into it runs in a thread, under one lock: the core sees one caller at a time.
+
+- startup: win the leader Lease, list this operator's Jobs once, let the core recover
+  (adopt running Jobs, reconcile the ones that ended while no operator ran, re-run the
+  files whose Job vanished), then start the tick loop. kopf starts its watches only
+  after startup handlers finish, so no Job event reaches a core that has not recovered.
+- Job events (``on.event``, filtered by label, no finalizers, nothing stored on the Job):
+  the executor turns a finished or deleted Job into an end, and the tick loop wakes.
+- the tick loop: ``controller.tick()`` every scan interval, or at once when a Job ended.
+- a probe: the liveness endpoint (``--liveness``) fails when the loop stopped ticking
+  or this operator lost the Lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import kopf
+
+from kubescribe_protocol.models import utc_now
+
+from .core.controller import Controller
+from .executors.kubernetes import KubernetesExecutor
+from .jobs import SELECTOR_LABELS
+from .kube_api import KubeApi, load_api_client
+from .leader import LeaderElection
+from .settings import ControllerSettings
+
+log = logging.getLogger("kubescribe.operator")
+
+#: The liveness probe fails when the loop has not ticked for this many scan intervals.
+STALL_INTERVALS = 10
+STALL_FLOOR_SECONDS = 60.0
+
+
+@dataclass
+class Runtime:
+    """What the handlers share, kept in kopf's operator-wide memo."""
+
+    settings: ControllerSettings
+    api: KubeApi
+    executor: KubernetesExecutor
+    controller: Controller
+    leader: LeaderElection
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    last_tick: datetime = field(default_factory=utc_now)
+    leading: bool = True
+    renewed_at: datetime = field(default_factory=utc_now)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def step(self) -> None:
+        """One tick of the core, then the Events about what it decided."""
+        with self.lock:
+            if not self.leading:
+                return
+            self.controller.tick()
+            self.executor.announce_outcomes()
+            self.last_tick = utc_now()
+
+    def recover(self) -> None:
+        with self.lock:
+            self.executor.sync()
+            self.controller.recover()
+            self.executor.announce_outcomes()
+            self.last_tick = utc_now()
+
+
+def _runtime(memo: Any) -> Runtime:
+    runtime: Runtime = memo.runtime
+    return runtime
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    config = ControllerSettings()
+    # One operator acts at a time through the Lease below, not kopf's peering.
+    settings.peering.standalone = True
+    settings.posting.level = logging.WARNING
+    identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+    api = KubeApi(await asyncio.to_thread(load_api_client), config.namespace, instance=identity)
+    executor = KubernetesExecutor(api, config)
+    runtime = Runtime(
+        settings=config,
+        api=api,
+        executor=executor,
+        controller=Controller(config, executor),
+        leader=LeaderElection(api, identity),
+    )
+    while not await asyncio.to_thread(runtime.leader.try_acquire):
+        log.info("another operator holds the Lease; waiting")
+        await asyncio.sleep(runtime.leader.retry_seconds)
+    log.info("%s leads; recovering from the volume and the Jobs", identity)
+    await asyncio.to_thread(runtime.recover)
+    memo.runtime = runtime
+    runtime.tasks = [
+        asyncio.create_task(_tick_loop(runtime), name="kubescribe tick loop"),
+        asyncio.create_task(_renew_loop(runtime), name="kubescribe lease renewal"),
+    ]
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime | None = getattr(memo, "runtime", None)
+    if runtime is None:
+        return
+    for task in runtime.tasks:
+        task.cancel()
+    for task in runtime.tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    # Running Jobs keep running: the next operator adopts them. Only the Lease goes.
+    if runtime.leading:
+        with runtime.lock:
+            runtime.leading = False
+        await asyncio.to_thread(runtime.leader.release)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=SELECTOR_LABELS)
+async def job_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    ended = await asyncio.to_thread(runtime.executor.observe, event["object"], event.get("type"))
+    if ended:
+        runtime.wake.set()
+
+
+@kopf.on.probe(id="ticking")
+def ticking(memo: kopf.Memo, **_: Any) -> str:
+    runtime: Runtime | None = getattr(memo, "runtime", None)
+    if runtime is None:
+        return "starting"
+    if not runtime.leading:
+        raise kopf.PermanentError("this operator lost the leader Lease")
+    stalled = max(STALL_FLOOR_SECONDS, STALL_INTERVALS * runtime.settings.scan_interval_seconds)
+    age = (utc_now() - runtime.last_tick).total_seconds()
+    if age > stalled:
+        raise kopf.PermanentError(f"the tick loop has not ticked for {age:.0f} s")
+    return runtime.last_tick.isoformat()
+
+
+async def _tick_loop(runtime: Runtime) -> None:
+    interval = runtime.settings.scan_interval_seconds
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runtime.wake.wait(), timeout=interval)
+        runtime.wake.clear()
+        try:
+            await asyncio.to_thread(runtime.step)
+        except Exception:
+            # One bad pass (an API hiccup, a volume error) must not end the loop.
+            log.exception("tick failed; trying again next interval")
+
+
+async def _renew_loop(runtime: Runtime) -> None:
+    leader = runtime.leader
+    while True:
+        await asyncio.sleep(leader.retry_seconds)
+        try:
+            held = await asyncio.to_thread(leader.try_acquire)
+        except Exception:
+            log.exception("cannot renew the Lease")
+            held = False
+            # A short API outage is fine as long as the Lease has not run out.
+            if (utc_now() - runtime.renewed_at).total_seconds() < leader.lease_seconds:
+                continue
+        if held:
+            runtime.renewed_at = utc_now()
+            continue
+        log.error("lost the leader Lease: stopping this operator")
+        with runtime.lock:
+            runtime.leading = False
+        os.kill(os.getpid(), signal.SIGTERM)
+        return

@@ -1,0 +1,231 @@
+"""The one module that talks to the Kubernetes API (besides kopf's own watch streams).
+
+Synchronous, with the official ``kubernetes`` client, because its callers are the core's
+executor (a worker thread) and kopf handlers that hop into a thread for it. Bodies go in
+and come out as plain dicts (``_preload_content=False``): the manifests are built as dicts
+by :mod:`.jobs`, and a dict keeps every field the server sends, known to the client's
+models or not.
+
+Every request is counted by kind in :attr:`KubeApi.calls`, for the benchmark's "API
+calls per file" and for tests that check nothing polls.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from kubescribe_protocol.models import format_time, utc_now
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "kubescribe-operator"
+
+
+class KubeApiError(RuntimeError):
+    """An API request failed with a status the caller does not handle."""
+
+    def __init__(self, what: str, status: int | None, reason: str) -> None:
+        super().__init__(f"{what}: HTTP {status}: {reason}")
+        self.status = status
+
+
+def load_api_client(kubeconfig: str | None = None) -> Any:
+    """An API client from the pod's service account, or else from a kubeconfig
+    (``KUBECONFIG`` or ``~/.kube/config``), the way kopf finds its own credentials."""
+    configuration = client.Configuration()
+    try:
+        if kubeconfig is not None:
+            raise config.ConfigException("a kubeconfig was given")
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, client_configuration=configuration
+        )
+    return client.ApiClient(configuration)
+
+
+def _body(response: Any) -> Any:
+    return json.loads(response.data or b"null")
+
+
+class KubeApi:
+    """Jobs, their pods, and Events, in one namespace."""
+
+    def __init__(self, api_client: Any, namespace: str, *, instance: str | None = None) -> None:
+        self.namespace = namespace
+        # Typed Any: bodies are plain dicts, which the client serializes as they are.
+        self._batch: Any = client.BatchV1Api(api_client)
+        self._core: Any = client.CoreV1Api(api_client)
+        self._coordination: Any = client.CoordinationV1Api(api_client)
+        #: Who posts Events: shows as ``reportingInstance``.
+        self.instance = instance or f"{COMPONENT}-{uuid.uuid4().hex[:8]}"
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+
+    def _count(self, what: str) -> None:
+        with self._lock:
+            self.calls[what] += 1
+
+    def _fail(self, what: str, exc: ApiException) -> KubeApiError:
+        return KubeApiError(what, exc.status, str(exc.reason))
+
+    # --- Jobs ---------------------------------------------------------------------------
+    def create_job(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Create the Job; None when one of that name exists already (409)."""
+        self._count("create_job")
+        try:
+            response = self._batch.create_namespaced_job(
+                self.namespace, dict(body), _preload_content=False
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                return None
+            raise self._fail(f"create job {body['metadata']['name']}", exc) from exc
+        created: dict[str, Any] = _body(response)
+        return created
+
+    def read_job(self, name: str) -> dict[str, Any] | None:
+        self._count("read_job")
+        try:
+            response = self._batch.read_namespaced_job(name, self.namespace, _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise self._fail(f"read job {name}", exc) from exc
+        job: dict[str, Any] = _body(response)
+        return job
+
+    def delete_job(self, name: str) -> bool:
+        """Delete the Job and, in the background, its pods; False if it was gone already."""
+        self._count("delete_job")
+        try:
+            self._batch.delete_namespaced_job(
+                name,
+                self.namespace,
+                body={"propagationPolicy": "Background"},
+                _preload_content=False,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise self._fail(f"delete job {name}", exc) from exc
+        return True
+
+    def list_jobs(self, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+        self._count("list_jobs")
+        try:
+            response = self._batch.list_namespaced_job(
+                self.namespace, label_selector=selector_string(selector), _preload_content=False
+            )
+        except ApiException as exc:
+            raise self._fail("list jobs", exc) from exc
+        items: list[dict[str, Any]] = _body(response).get("items") or []
+        return items
+
+    def list_pods(self, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+        self._count("list_pods")
+        try:
+            response = self._core.list_namespaced_pod(
+                self.namespace, label_selector=selector_string(selector), _preload_content=False
+            )
+        except ApiException as exc:
+            raise self._fail("list pods", exc) from exc
+        items: list[dict[str, Any]] = _body(response).get("items") or []
+        return items
+
+    # --- the leader's Lease ---------------------------------------------------------------
+    def read_lease(self, name: str) -> dict[str, Any] | None:
+        self._count("read_lease")
+        try:
+            response = self._coordination.read_namespaced_lease(
+                name, self.namespace, _preload_content=False
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise self._fail(f"read lease {name}", exc) from exc
+        lease: dict[str, Any] = _body(response)
+        return lease
+
+    def write_lease(self, body: Mapping[str, Any]) -> bool:
+        """Create the Lease, or patch it when ``body`` carries the resourceVersion it was
+        read at: the API server then applies the patch only if nobody wrote the Lease in
+        between. False when someone else wrote it first (409): the caller lost."""
+        name = body["metadata"]["name"]
+        self._count("write_lease")
+        try:
+            if body["metadata"].get("resourceVersion"):
+                self._coordination.patch_namespaced_lease(
+                    name,
+                    self.namespace,
+                    {"metadata": body["metadata"], "spec": body["spec"]},
+                    _preload_content=False,
+                )
+            else:
+                self._coordination.create_namespaced_lease(
+                    self.namespace, dict(body), _preload_content=False
+                )
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise self._fail(f"write lease {name}", exc) from exc
+        return True
+
+    # --- Events -------------------------------------------------------------------------
+    def post_event(
+        self,
+        involved: Mapping[str, Any],
+        reason: str,
+        message: str,
+        *,
+        warning: bool = False,
+        now: datetime | None = None,
+    ) -> None:
+        """Post a core/v1 Event about ``involved`` (a Job body). Best effort: an Event
+        that cannot be posted is logged, never raised, since it only informs people."""
+        self._count("post_event")
+        metadata = involved.get("metadata") or {}
+        name = str(metadata.get("name", "unknown"))
+        stamp = format_time(now or utc_now())
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{name}.{uuid.uuid4().hex[:16]}",
+                "namespace": self.namespace,
+            },
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion", "batch/v1"),
+                "kind": involved.get("kind", "Job"),
+                "name": name,
+                "namespace": self.namespace,
+                **({"uid": metadata["uid"]} if metadata.get("uid") else {}),
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self.instance,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        try:
+            self._core.create_namespaced_event(self.namespace, event, _preload_content=False)
+        except ApiException as exc:
+            log.warning("could not post event %s on job %s: %s", reason, name, exc.reason)
+
+
+def selector_string(selector: Mapping[str, str]) -> str:
+    return ",".join(f"{key}={value}" for key, value in sorted(selector.items()))

@@ -1,0 +1,46 @@
+"""``kubescribe operator``: the kopf operator, run as a module (never by file path)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+HANDLERS_MODULE = "kubescribe_operator.kopf_handlers"
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "operator",
+        help="run the Kubernetes operator: one Job per attempt (settings from KUBESCRIBE_*)",
+    )
+    parser.add_argument(
+        "--namespace",
+        help="namespace of the Jobs (default: KUBESCRIBE_NAMESPACE, else 'default')",
+    )
+    parser.add_argument(
+        "--liveness",
+        metavar="URL",
+        help="serve the liveness endpoint here, e.g. http://0.0.0.0:8080/healthz",
+    )
+    parser.add_argument("--verbose", action="store_true", help="debug logs")
+    parser.set_defaults(handler=run_operator)
+
+
+def kopf_args(namespace: str, liveness: str | None, verbose: bool) -> list[str]:
+    args = ["run", "-m", HANDLERS_MODULE, "--namespace", namespace]
+    if liveness:
+        args += ["--liveness", liveness]
+    if verbose:
+        args.append("--verbose")
+    return args
+
+
+def run_operator(args: argparse.Namespace) -> int:
+    from kopf.cli import main as kopf_main
+
+    namespace = args.namespace or os.environ.get("KUBESCRIBE_NAMESPACE") or "default"
+    # The core reads its settings from the environment: one namespace for both.
+    os.environ["KUBESCRIBE_NAMESPACE"] = namespace
+    kopf_main(args=kopf_args(namespace, args.liveness, args.verbose), standalone_mode=True)
+    return 0
