@@ -54,6 +54,10 @@ def register(subparsers: Any) -> None:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
 
+    from .operator_command import register as register_operator  # kopf loads only when run
+
+    register_operator(subparsers)
+
 
 def settings_from_args(args: argparse.Namespace) -> Any:
     """ControllerSettings from the environment, with the flags given on top."""
