@@ -64,7 +64,15 @@ class _Progress:
                 print(f"  {rel}: attempt {now[0]}, {now[1]} {now[2]}%", file=self.out, flush=True)
 
 
-def run_local(settings: ControllerSettings, *, once: bool, out: TextIO = sys.stderr) -> int:
+def run_local(
+    settings: ControllerSettings,
+    *,
+    once: bool,
+    out: TextIO = sys.stderr,
+    executor: LocalExecutor | None = None,
+) -> int:
+    """Run the controller on ``settings.root`` until it is stopped (or, with ``once``,
+    until every file is terminal). ``executor`` replaces the default one (benchmarks)."""
     root = Path(settings.root).resolve()
     if not root.is_dir():
         print(f"kubescribe run: {root} is not a folder", file=out)
@@ -72,14 +80,16 @@ def run_local(settings: ControllerSettings, *, once: bool, out: TextIO = sys.std
     settings = settings.model_copy(update={"root": root})
     try:
         with root_lock(root):
-            return _loop(settings, once=once, out=out)
+            return _loop(settings, once=once, out=out, executor=executor)
     except AlreadyRunningError as exc:
         print(f"kubescribe run: {exc}", file=out)
         return 3
 
 
-def _loop(settings: ControllerSettings, *, once: bool, out: TextIO) -> int:
-    executor = LocalExecutor(settings.root)
+def _loop(
+    settings: ControllerSettings, *, once: bool, out: TextIO, executor: LocalExecutor | None
+) -> int:
+    executor = executor or LocalExecutor(settings.root)
     controller = Controller(settings, executor)
     progress = _Progress(out)
     signals = {"count": 0}

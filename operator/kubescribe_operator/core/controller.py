@@ -200,6 +200,10 @@ class Controller:
         status.updated_at = now
         self._write(rel, status)
 
+    def rescan(self) -> None:
+        """Scan now, whatever the interval (benchmarks, tests)."""
+        self._scan(self.clock())
+
     def stop_all(self, code: ErrorCode = ErrorCode.INTERRUPTED) -> None:
         """Ask every running attempt to stop (a graceful shutdown); ends come via collect."""
         self.accepting = False
