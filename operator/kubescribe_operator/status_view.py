@@ -136,8 +136,7 @@ def main(root: Path, *, as_json: bool, out: TextIO = sys.stdout) -> int:
             "counts": counts(rows),
             "files": [asdict(row) for row in rows],
         }
-        json.dump(document, out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
         render_table(root, rows, out)
     return 0

@@ -126,8 +126,9 @@ class Controller:
             if status is None or status.status is not FileStatus.PROCESSING:
                 continue
             key = AttemptKey(entry.rel, status.attempt)
-            if key in ended_keys:
-                continue
+            run = self.running.get(entry.rel)
+            if key in ended_keys or (run is not None and run.key == key):
+                continue  # reported just now, or already watched (a second recover())
             record = status.current()
             if key in live:
                 deadline = (record.deadline if record else None) or self._deadline(now, entry.rel)

@@ -1,0 +1,60 @@
+"""``kubescribe status``: every state, its details, counts first, and --json."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from kubescribe_operator.status_view import main
+from kubescribe_protocol.atomic import write_model
+from kubescribe_protocol.models import (
+    FileStatus,
+    InProgress,
+    Priority,
+    Progress,
+    Stage,
+    StatusError,
+)
+
+
+def _tree(root: Path) -> None:
+    for rel in ("a/pending.mp3", "a/busy.mp3", "failed.mp3", "done.mp3", "asked.wav",
+                "manual/b/gave up.mp3"):  # fmt: skip
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x")
+    (root / "done.mp3.result").write_text("{}")
+    write_model(root / "a/busy.mp3.in_progress", InProgress(
+        filename="busy.mp3", status=FileStatus.PROCESSING, attempt=2,
+        progress=Progress(stage=Stage.PROCESSING_AUDIO, percentage=42)))  # fmt: skip
+    write_model(root / "failed.mp3.in_progress", InProgress(
+        filename="failed.mp3", status=FileStatus.ERROR, attempt=1,
+        error=StatusError(code="whisperx_failed", message="boom", retry_after=60)))  # fmt: skip
+    write_model(root / "asked.wav.in_progress", InProgress(
+        filename="asked.wav", status=FileStatus.QUEUED, priority=Priority.API_REQUEST))  # fmt: skip
+    write_model(root / "manual/b/gave up.mp3.in_progress", InProgress(
+        filename="gave up.mp3", status=FileStatus.ERROR, attempt=3,
+        error=StatusError(code="max_attempts_exceeded", message="3 attempts failed")))  # fmt: skip
+
+
+def test_table_and_json(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    out = io.StringIO()
+    assert main(tmp_path, as_json=False, out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("2 pending, 1 processing, 1 error, 1 completed, 1 manual")
+    text = out.getvalue()
+    assert "attempt 2, processing_audio 42%" in text
+    assert "whisperx_failed; next attempt 20" in text
+    assert "max_attempts_exceeded: 3 attempts failed" in text
+    assert "queued (API request)" in text
+
+    out = io.StringIO()
+    main(tmp_path, as_json=True, out=out)
+    document = json.loads(out.getvalue())
+    rows = {row["path"]: row for row in document["files"]}
+    assert document["counts"]["pending"] == 2
+    assert rows["a/busy.mp3"]["percentage"] == 42
+    assert rows["failed.mp3"]["next_attempt"] is not None
+    assert rows["manual/b/gave up.mp3"]["state"] == "manual"
+    assert rows["manual/b/gave up.mp3"]["error_code"] == "max_attempts_exceeded"
