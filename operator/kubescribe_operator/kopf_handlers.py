@@ -90,6 +90,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     config = ControllerSettings()
     # One operator acts at a time through the Lease below, not kopf's peering.
     settings.peering.standalone = True
+    # A namespaced operator: no listing of namespaces or CRDs, so its Role needs none.
+    settings.scanning.disabled = True
     settings.posting.level = logging.WARNING
     identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
     api = KubeApi(await asyncio.to_thread(load_api_client), config.namespace, instance=identity)
