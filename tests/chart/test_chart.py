@@ -9,7 +9,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import (
+from kubernetes_validate.utils import all_versions, major_minor
+from pss_restricted import violations
+
+from chart.chartkit import (
     CHART,
     NAMESPACE,
     VARIANTS,
@@ -19,8 +22,6 @@ from conftest import (
     one,
     pod_specs,
 )
-from kubernetes_validate.utils import all_versions, major_minor
-from pss_restricted import violations
 
 Rendered = dict[str, list[dict[str, Any]]]
 
