@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -63,7 +64,8 @@ def _prepare_base(target: Path) -> bool:
     if binary.is_file() and binary.stat().st_size == expected:
         return True
     target.mkdir(parents=True, exist_ok=True)
-    partial = target / ".model.bin.joining"
+    # A name of our own: two workers may join the same model at once.
+    partial = target / f".model.bin.joining.{os.getpid()}"
     with partial.open("wb") as out:
         for part in (first / "model.bin.part1", second / "model.bin.part2"):
             with part.open("rb") as handle:
@@ -75,6 +77,20 @@ def _prepare_base(target: Path) -> bool:
     _link_or_copy(second / "vocabulary.json", target / "vocabulary.json")
     fsync_dir(target)
     return True
+
+
+#: Sizes that installed packages may carry.
+BUNDLED_SIZES = ("tiny.en", "base")
+
+
+def bundled_model(size: str, cache_dir: Path) -> Path | None:
+    """The folder of the bundled model of ``size``, if a package carries it; ``base`` is
+    joined under ``cache_dir`` the first time."""
+    if size == "tiny.en":
+        return bundled_tiny_en()
+    if size == "base" and _prepare_base(cache_dir / "base"):
+        return cache_dir / "base"
+    return None
 
 
 def prepare_model_dir(dest: Path) -> dict[str, Path]:

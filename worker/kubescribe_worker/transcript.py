@@ -1,0 +1,21 @@
+"""What a transcription gives back, before it becomes ``.result`` (no heavy imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TranscribedSegment:
+    start: float
+    end: float
+    text: str
+    #: The model's average log-probability per token of ``text``.
+    avg_logprob: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    segments: list[TranscribedSegment]
+    #: The language the model was told, or detected when it was told none.
+    language: str
