@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_emulator import EmulatorServer
-from kubelet import Kubelet
+from kube_emulator import EmulatorServer  # type: ignore[import-not-found]
+from kubelet import Kubelet  # type: ignore[import-not-found]
+from operator_harness import OperatorProcess  # type: ignore[import-not-found]
+
 from kubescribe_operator.kube_api import load_api_client
-from kubescribe_protocol.names import MANUAL_DIR, in_progress_path, result_path
 
 #: Transcription defaults of every test: the small English model on the CPU.
 TEST_DEFAULTS = {"model_size": "tiny.en", "device": "cpu", "compute_type": "int8", "language": "en"}
@@ -37,7 +32,8 @@ def emulator() -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def kubeconfig(emulator: EmulatorServer, tmp_path: Path) -> Path:
-    return emulator.write_kubeconfig(tmp_path / "kubeconfig")
+    path: Path = emulator.write_kubeconfig(tmp_path / "kubeconfig")
+    return path
 
 
 @pytest.fixture
@@ -61,66 +57,10 @@ def kubelet(api_client: Any, tmp_path: Path) -> Iterator[Kubelet]:
     assert fake.errors == []
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class OperatorProcess:
-    """``kubescribe operator`` in a child process, with its log in a file."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> OperatorProcess:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "kubescribe_cli", "operator", "--namespace", "default",
-                    "--liveness", f"http://127.0.0.1:{self.port}/healthz",
-                ],
-                stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
-            )  # fmt: skip
-        return self
-
-    def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
-
-    def kill(self) -> None:
-        """kill -9: no cleanup, no Lease released, Jobs left as they are."""
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-OperatorFactory = Callable[..., OperatorProcess]
-
-
 @pytest.fixture
 def operator(
     kubeconfig: Path, root: Path, model_dir: Path, tmp_path: Path
-) -> Iterator[OperatorFactory]:
+) -> Iterator[Callable[..., OperatorProcess]]:
     """Makes operator processes (not started) with settings for a quick test."""
     made: list[OperatorProcess] = []
 
@@ -149,28 +89,3 @@ def operator(
     yield make
     for process in made:
         process.stop()
-
-
-def terminal(root: Path, rel: str) -> str | None:
-    """``completed``, ``manual`` or None for a file under ``root``."""
-    if result_path(root / rel).is_file():
-        return "completed"
-    if (root / MANUAL_DIR / rel).is_file():
-        return "manual"
-    return None
-
-
-def wait_until(
-    condition: Callable[[], bool], timeout: float, what: str, *, logs: Callable[[], str]
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}\n--- operator log ---\n{logs()[-6000:]}")
-
-
-def manual_status(root: Path, rel: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(in_progress_path(root / MANUAL_DIR / rel).read_text())
-    return data

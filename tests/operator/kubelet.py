@@ -83,8 +83,8 @@ class Kubelet:
     errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._batch = client.BatchV1Api(self.api_client)
-        self._core = client.CoreV1Api(self.api_client)
+        self._batch: Any = client.BatchV1Api(self.api_client)
+        self._core: Any = client.CoreV1Api(self.api_client)
         self._seen: set[str] = set()
         self._runs: dict[str, _Run] = {}
         self._stop = threading.Event()
@@ -229,9 +229,9 @@ class Kubelet:
         rules = ((job["spec"].get("podFailurePolicy") or {}).get("rules")) or []
         for rule in rules:
             on_exit = rule.get("onExitCodes") or {}
-            if rule.get("action") == "FailJob" and on_exit.get("operator") == "In":
-                if exit_code in on_exit.get("values", []):
-                    return True
+            fails = rule.get("action") == "FailJob" and on_exit.get("operator") == "In"
+            if fails and exit_code in on_exit.get("values", []):
+                return True
         return False
 
     def _pod_failed_or_done(

@@ -10,12 +10,18 @@ import json
 import os
 from pathlib import Path
 
-from conftest import OperatorFactory, manual_status, terminal, wait_until
-from kube_emulator import EmulatorServer
-from kubelet import Fault, Kubelet
+from kube_emulator import EmulatorServer  # type: ignore[import-not-found]
+from kubelet import Fault, Kubelet  # type: ignore[import-not-found]
+from operator_harness import (  # type: ignore[import-not-found]
+    OperatorFactory,
+    manual_status,
+    terminal,
+    wait_until,
+)
+from test_operator_jobs import validate  # type: ignore[import-not-found]
+
 from kubescribe_protocol.models import FileStatus, InProgress, Priority
 from kubescribe_protocol.names import in_progress_path
-from test_operator_jobs import validate
 
 
 def drop(root: Path, rel: str, mtime: float) -> Path:
