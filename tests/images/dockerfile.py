@@ -1,0 +1,68 @@
+"""A small Dockerfile reader: the instructions, with continuation lines joined."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    arguments: str
+
+
+def instructions(path: Path) -> list[Instruction]:
+    found: list[Instruction] = []
+    pending = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if pending and line.startswith("#"):
+            continue  # a comment inside a continued instruction
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        whole = pending + line
+        pending = ""
+        keyword, _, arguments = whole.partition(" ")
+        found.append(Instruction(keyword.upper(), arguments.strip()))
+    return found
+
+
+def last(path: Path, keyword: str) -> str:
+    matching = [i.arguments for i in instructions(path) if i.keyword == keyword]
+    assert matching, f"{path}: no {keyword}"
+    return matching[-1]
+
+
+def exec_form(path: Path, keyword: str) -> list[str]:
+    """ENTRYPOINT or CMD, which must be in exec (JSON) form: no shell between."""
+    value = json.loads(last(path, keyword))
+    assert isinstance(value, list) and all(isinstance(item, str) for item in value), value
+    return value
+
+
+def env(path: Path) -> dict[str, str]:
+    """Every ENV the image sets (``KEY=value`` pairs; ``$VAR`` left as written)."""
+    found: dict[str, str] = {}
+    for instruction in instructions(path):
+        if instruction.keyword == "ENV":
+            for pair in shlex.split(instruction.arguments):
+                key, _, value = pair.partition("=")
+                found[key] = value
+    return found
+
+
+def base_image(path: Path) -> tuple[str, str, str]:
+    """(repository, tag, digest) of the last FROM."""
+    image = last(path, "FROM").split()[0]
+    match = re.fullmatch(
+        r"(?P<repo>[^:@]+)(:(?P<tag>[^@]+))?(@(?P<digest>sha256:[0-9a-f]{64}))?", image
+    )
+    assert match, image
+    return match["repo"], match["tag"] or "", match["digest"] or ""
