@@ -123,22 +123,29 @@ def test_operator_image_installs_only_the_operator_extra() -> None:
     assert operator_deps and not [d for d in operator_deps if d.lower().startswith(heavy)]
 
 
-def test_operator_code_runs_without_the_worker_stack() -> None:
-    # What the operator image lacks, made unimportable; the operator must not need it.
+def _without_worker_stack(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``kubescribe ARGV`` with what the operator image lacks made unimportable."""
     blocked = ["whisperx", "torch", "faster_whisper", "ctranslate2", "onnxruntime", "av"]
     code = (
         "import sys\n"
         f"for name in {blocked!r}: sys.modules[name] = None\n"
         "import kubescribe_operator.kopf_handlers, kubescribe_operator.jobs\n"
         "from kubescribe_cli.main import main\n"
-        "sys.argv = ['kubescribe', 'operator', '--help']\n"
-        "main()\n"
+        f"sys.argv = {['kubescribe', *argv]!r}\n"
+        "sys.exit(main())\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_operator_code_runs_without_the_worker_stack(tmp_path: Path) -> None:
+    result = _without_worker_stack(["operator", "--help"])
     assert result.returncode == 0, result.stderr
     assert "usage: kubescribe operator" in result.stdout
+    # NOTES.txt and docs/install.md tell people to run `kubescribe status` in the operator pod.
+    (tmp_path / "talk.mp3").write_bytes(b"not yet looked at")
+    result = _without_worker_stack(["status", str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    assert "talk.mp3" in result.stdout
 
 
 def test_worker_image_has_ffmpeg_the_worker_extra_and_a_model_cache() -> None:
