@@ -40,6 +40,8 @@ ANNOTATION_PATH = "kubescribe.io/path"
 #: finished Job of the same name left by an earlier life of the file (same path, same
 #: attempt number, after it went to ``manual/`` and was dropped again).
 ANNOTATION_DEADLINE = "kubescribe.io/deadline"
+#: Set on a finished Job once the operator posted the Event about its outcome.
+ANNOTATION_ANNOUNCED = "kubescribe.io/announced"
 
 #: The label selector of every Job (and pod) this operator creates.
 SELECTOR_LABELS = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT}

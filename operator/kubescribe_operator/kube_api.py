@@ -29,6 +29,8 @@ from kubescribe_protocol.models import format_time, utc_now
 log = logging.getLogger(__name__)
 
 COMPONENT = "kubescribe-operator"
+#: The client defaults a PATCH to JSON Patch (a list of operations); ours are dicts.
+MERGE_PATCH = "application/merge-patch+json"
 
 
 class KubeApiError(RuntimeError):
@@ -121,6 +123,23 @@ class KubeApi:
             raise self._fail(f"delete job {name}", exc) from exc
         return True
 
+    def annotate_job(self, name: str, annotations: Mapping[str, str]) -> bool:
+        """Add annotations to a Job; False if it is gone."""
+        self._count("annotate_job")
+        try:
+            self._batch.patch_namespaced_job(
+                name,
+                self.namespace,
+                {"metadata": {"annotations": dict(annotations)}},
+                _content_type=MERGE_PATCH,
+                _preload_content=False,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise self._fail(f"annotate job {name}", exc) from exc
+        return True
+
     def list_jobs(self, selector: Mapping[str, str]) -> list[dict[str, Any]]:
         self._count("list_jobs")
         try:
@@ -169,6 +188,7 @@ class KubeApi:
                     name,
                     self.namespace,
                     {"metadata": body["metadata"], "spec": body["spec"]},
+                    _content_type=MERGE_PATCH,
                     _preload_content=False,
                 )
             else:

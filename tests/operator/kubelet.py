@@ -74,8 +74,11 @@ class Kubelet:
     faults: dict[tuple[str, int], Fault] = field(default_factory=dict)
     #: Or a rule for any attempt; returns None to run it for real.
     fault_rule: Callable[[str, int], Fault | None] | None = None
-    #: Extra environment for every worker process.
+    #: Extra environment for every worker process, and for some: (path, attempt) -> env.
     env: dict[str, str] = field(default_factory=dict)
+    env_rule: Callable[[str, int], dict[str, str]] | None = None
+    #: Uids of the Jobs whose pod finished (by itself or by a fault), in that order.
+    finished: list[str] = field(default_factory=list)
     #: Every Job seen, in the order they appeared, as first seen (what the operator sent).
     jobs: list[dict[str, Any]] = field(default_factory=list)
     #: The most pods running at once (checks the operator's concurrency limit).
@@ -119,6 +122,15 @@ class Kubelet:
         items: list[dict[str, Any]] = json.loads(response.data)["items"]
         return items
 
+    def delete_job(self, name: str) -> None:
+        """Someone deletes a Job (``kubectl delete job``); its pod is stopped next pass."""
+        self._batch.delete_namespaced_job(name, self.namespace, _preload_content=False)
+
+    @property
+    def running(self) -> int:
+        """Pods running now (processes, or pods waiting for their fault)."""
+        return len(self._runs)
+
     def step(self) -> None:
         jobs = {job["metadata"]["uid"]: job for job in self._list_jobs()}
         for uid, job in jobs.items():
@@ -159,8 +171,13 @@ class Kubelet:
 
     def _spawn(self, job: dict[str, Any], pod: str) -> subprocess.Popen[bytes]:
         (container,) = job["spec"]["template"]["spec"]["containers"]
-        env = {**os.environ, **self.env}
+        # A pod gets its container's environment, not the test's KUBESCRIBE_* settings.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBESCRIBE_")}
+        env.update(self.env)
         env.update({item["name"]: item["value"] for item in container.get("env") or []})
+        if self.env_rule is not None:
+            path = _annotation(job, "kubescribe.io/path")
+            env.update(self.env_rule(path, int(_label(job, "kubescribe.io/attempt") or 0)))
         # The pod's scratch emptyDir, of its own.
         scratch = self.log_dir / pod
         scratch.mkdir(parents=True, exist_ok=True)
@@ -239,6 +256,7 @@ class Kubelet:
     ) -> None:
         self._create_pod(job, pod, exit_code, container_reason=reason)
         if exit_code == 0:
+            self.finished.append(job["metadata"]["uid"])
             self._patch_job(
                 job,
                 {
@@ -262,6 +280,7 @@ class Kubelet:
             self._fail_job(job, "BackoffLimitExceeded", "Job has reached the backoff limit")
 
     def _fail_job(self, job: dict[str, Any], reason: str, message: str) -> None:
+        self.finished.append(job["metadata"]["uid"])
         condition = {"status": "True", "reason": reason, "message": message}
         self._patch_job(
             job,
@@ -278,7 +297,11 @@ class Kubelet:
     def _patch_job(self, job: dict[str, Any], status: dict[str, Any]) -> None:
         with contextlib.suppress(ApiException):  # deleted meanwhile
             self._batch.patch_namespaced_job_status(
-                job["metadata"]["name"], self.namespace, {"status": status}, _preload_content=False
+                job["metadata"]["name"],
+                self.namespace,
+                {"status": status},
+                _content_type="application/merge-patch+json",
+                _preload_content=False,
             )
 
     def _create_pod(

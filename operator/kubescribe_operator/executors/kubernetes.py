@@ -28,7 +28,14 @@ from kubescribe_protocol.state import FileState, file_state
 
 from ..core.executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason
 from ..job_outcome import end_of_job, job_finished, job_needs_pods, vanished
-from ..jobs import ANNOTATION_DEADLINE, SELECTOR_LABELS, attempt_key_of, build_job, job_name
+from ..jobs import (
+    ANNOTATION_ANNOUNCED,
+    ANNOTATION_DEADLINE,
+    SELECTOR_LABELS,
+    attempt_key_of,
+    build_job,
+    job_name,
+)
 from ..kube_api import KubeApi
 from ..settings import ControllerSettings
 
@@ -50,8 +57,6 @@ class _Ended:
 
     end: AttemptEnd
     job: Mapping[str, Any]
-    #: The file's state and current attempt before the core saw the end.
-    before: tuple[FileState, int | None] | None = None
 
 
 def _token(job: Mapping[str, Any]) -> str:
@@ -147,10 +152,7 @@ class KubernetesExecutor:
     def collect(self) -> list[AttemptEnd]:
         with self._lock:
             ended, self._ends = self._ends, []
-        # Before the core acts on them: announce_outcomes() compares.
-        snapshots = [_Ended(item.end, item.job, self._snapshot(item.end.key)) for item in ended]
-        with self._lock:
-            self._collected.extend(snapshots)
+            self._collected.extend(ended)
         return [item.end for item in ended]
 
     # --- what the watch says ------------------------------------------------------------
@@ -204,37 +206,36 @@ class KubernetesExecutor:
         return True
 
     # --- Events for people ---------------------------------------------------------------
-    def _snapshot(self, key: AttemptKey) -> tuple[FileState, int | None] | None:
-        root = Path(self.settings.root)
-        try:
-            state = file_state(root, key.path)
-            status = read_model(in_progress_path(root / key.path), InProgress)
-        except (StatusFileError, OSError) as exc:
-            log.warning("cannot read the state of %s: %s", key.path, exc)
-            return None
-        return state, (status.attempt if status is not None else None)
-
     def announce_outcomes(self) -> None:
         """Post an Event on the Job of each attempt whose end the core handled since the
-        last call: a retry, or the move to ``manual/``. The outcome is read from the
-        volume, which is what the core wrote. Only an end that changed the file counts:
-        a finished Job that a restarted operator sees again posts nothing twice, and a
-        success posts nothing (the ``.result`` says it all)."""
+        last call: a retry, or the move to ``manual/`` (a success posts nothing: the
+        ``.result`` says it all). The outcome is read from the volume, which is what the
+        core wrote. The Job is then annotated as announced, so that a restarted operator,
+        which sees every finished Job again, does not post the same Event twice."""
         with self._lock:
             handled, self._collected = self._collected, []
+        root = Path(self.settings.root)
         for item in handled:
-            key = item.end.key
-            if not item.job or item.before != (FileState.PROCESSING, key.attempt):
+            key, metadata = item.end.key, item.job.get("metadata") or {}
+            if not metadata or ANNOTATION_ANNOUNCED in (metadata.get("annotations") or {}):
                 continue
-            after = self._snapshot(key)
-            if after is None or after == item.before or after[0] is FileState.COMPLETED:
+            try:
+                state = file_state(root, key.path)
+                status = read_model(in_progress_path(root / key.path), InProgress)
+            except (StatusFileError, OSError) as exc:
+                log.warning("cannot read the state of %s: %s", key.path, exc)
+                continue
+            if state is FileState.COMPLETED:
                 continue
             how = f"{item.end.reason}" + (
                 f" (exit code {item.end.exit_code})" if item.end.exit_code is not None else ""
             )
-            if after[0] is FileState.MANUAL or after[0] is FileState.NOT_FOUND:
+            if state in (FileState.MANUAL, FileState.NOT_FOUND):
                 reason, next_step = "MovedToManual", "the file was moved to manual/"
-            else:
+            elif status is not None and status.attempt >= key.attempt:
                 reason, next_step = "Retrying", "it will be retried"
+            else:
+                continue
             message = f"attempt {key.attempt} of {key.path} ended: {how}; {next_step}"
             self.api.post_event(item.job, reason, message, warning=True)
+            self.api.annotate_job(str(metadata.get("name")), {ANNOTATION_ANNOUNCED: reason})
