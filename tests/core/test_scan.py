@@ -57,3 +57,19 @@ def test_scan_of_manual_folder_with_prefix(tmp_path: Path) -> None:
     touch(tmp_path / "manual/sub/x.mp3")
     result = scan(tmp_path / "manual", skip_manual=False, prefix="manual/")
     assert [seen.rel for seen in result.files] == ["manual/sub/x.mp3"]
+
+
+def test_abandoned_temporary_files_are_removed(tmp_path: Path) -> None:
+    from kubescribe_operator.core.controller import Controller
+    from kubescribe_operator.settings import ControllerSettings
+    from kubescribe_protocol.atomic import TEMP_PREFIX
+
+    from .fakes import FakeExecutor
+
+    old = touch(tmp_path / "sub" / f"{TEMP_PREFIX}a.mp3.in_progress.1234")
+    os.utime(old, (1, 1))
+    fresh = touch(tmp_path / f"{TEMP_PREFIX}b.mp3.result.5678")
+    assert scan(tmp_path).files == []
+    Controller(ControllerSettings(root=tmp_path), FakeExecutor(tmp_path)).rescan()
+    assert not old.exists()
+    assert fresh.exists()  # may be a live writer's

@@ -13,7 +13,9 @@ runs. The controller never writes a file whose attempt is running.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +47,9 @@ log = logging.getLogger("kubescribe.core")
 #: A runner missing from ``executor.live()`` this soon after its start may just not be
 #: visible yet (a Job watch lags behind the create); later, it is gone.
 VANISH_GRACE = timedelta(seconds=30)
+#: An atomic write takes milliseconds; a temporary file this old belongs to a writer that
+#: was killed mid-write, and nothing will ever rename it.
+ABANDONED_TEMP_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -242,6 +247,7 @@ class Controller:
                 entry.in_progress_mtime_ns = seen.in_progress_mtime_ns
                 entry.status = self._read(rel)
             self._finish_journaled_move(entry)
+        _remove_abandoned(result.temporary)
         for rel in result.orphan_in_progress:
             status = self._read(rel)
             target = _manual_path(status)
@@ -554,6 +560,16 @@ class Controller:
         for record in status.attempts:
             times += [t for t in (record.start_time, record.end_time, record.heartbeat) if t]
         return now - max(times)
+
+
+def _remove_abandoned(temporary: list[str]) -> None:
+    wall_now = time.time()  # file times are wall-clock times, whatever the core's clock
+    for name in temporary:
+        path = Path(name)
+        with contextlib.suppress(FileNotFoundError):
+            if wall_now - path.stat().st_mtime > ABANDONED_TEMP_SECONDS:
+                path.unlink()
+                log.info("removed %s, left by a writer killed mid-write", path)
 
 
 def _manual_path(status: InProgress | None) -> str | None:

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubescribe_protocol.atomic import TEMP_PREFIX
 from kubescribe_protocol.names import (
     IN_PROGRESS_SUFFIX,
     MANUAL_DIR,
@@ -43,6 +44,9 @@ class ScanResult:
     #: ``.in_progress`` files whose audio is not beside them (a half-done manual move,
     #: or audio someone deleted), by the audio's relative path.
     orphan_in_progress: list[str]
+    #: Temporary files of atomic writes (absolute paths): a writer killed mid-write
+    #: leaves one behind.
+    temporary: list[str]
 
 
 def _inside(real_root: str, target: str) -> bool:
@@ -56,6 +60,7 @@ def scan(root: Path, *, skip_manual: bool = True, prefix: str = "") -> ScanResul
     real_root = os.path.realpath(root)
     files: list[Seen] = []
     orphans: list[str] = []
+    temporary: list[str] = []
     stack: list[tuple[str, str]] = [(str(root), prefix)]
     while stack:
         folder, rel_folder = stack.pop()
@@ -67,6 +72,8 @@ def scan(root: Path, *, skip_manual: bool = True, prefix: str = "") -> ScanResul
         for entry in entries:
             name = entry.name
             if name.startswith(".") or name.startswith("~"):
+                if name.startswith(TEMP_PREFIX):
+                    temporary.append(entry.path)
                 continue
             rel = f"{rel_folder}{name}"
             if entry.is_dir(follow_symlinks=False):
@@ -108,4 +115,4 @@ def scan(root: Path, *, skip_manual: bool = True, prefix: str = "") -> ScanResul
                     continue
                 seen.size, seen.mtime_ns = stat.st_size, stat.st_mtime_ns
             files.append(seen)
-    return ScanResult(files=files, orphan_in_progress=orphans)
+    return ScanResult(files=files, orphan_in_progress=orphans, temporary=temporary)
