@@ -101,7 +101,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         api=api,
         executor=executor,
         controller=Controller(config, executor),
-        leader=LeaderElection(api, identity),
+        leader=LeaderElection(api, identity, lease_seconds=config.leader_lease_seconds),
     )
     while not await asyncio.to_thread(runtime.leader.try_acquire):
         log.info("another operator holds the Lease; waiting")

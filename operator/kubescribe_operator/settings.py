@@ -104,3 +104,6 @@ class ControllerSettings(BaseSettings):
     run_as_user: int = 10001
     fs_group: int = 10001
     kueue_queue_name: str | None = Field(None, description="Kueue LocalQueue; Jobs start suspended")
+    leader_lease_seconds: int = Field(
+        15, ge=2, description="operator leader Lease: a successor waits this long after a crash"
+    )
