@@ -19,9 +19,9 @@ from kubescribe_protocol.atomic import TEMP_PREFIX
 from kubescribe_protocol.names import (
     IN_PROGRESS_SUFFIX,
     MANUAL_DIR,
+    MEDIA_EXTENSIONS,
     RESULT_SUFFIX,
     is_hidden_or_temporary,
-    is_media_name,
 )
 
 
@@ -47,6 +47,12 @@ class ScanResult:
     #: Temporary files of atomic writes (absolute paths): a writer killed mid-write
     #: leaves one behind.
     temporary: list[str]
+
+
+def _is_media(name: str) -> bool:
+    # names.is_media_name, without a PurePosixPath per file: half the scan's time.
+    stem, dot, extension = name.rpartition(".")
+    return bool(dot and stem) and f".{extension.lower()}" in MEDIA_EXTENSIONS
 
 
 def _inside(real_root: str, target: str) -> bool:
@@ -83,10 +89,10 @@ def scan(root: Path, *, skip_manual: bool = True, prefix: str = "") -> ScanResul
                 continue
             if name.endswith(IN_PROGRESS_SUFFIX):
                 audio_name = name[: -len(IN_PROGRESS_SUFFIX)]
-                if audio_name not in names and is_media_name(audio_name):
+                if audio_name not in names and _is_media(audio_name):
                     orphans.append(f"{rel_folder}{audio_name}")
                 continue
-            if name.endswith(RESULT_SUFFIX) or not is_media_name(name):
+            if name.endswith(RESULT_SUFFIX) or not _is_media(name):
                 continue
             if is_hidden_or_temporary(name):
                 continue
