@@ -145,6 +145,17 @@ def test_workers_get_a_service_account_without_a_token(rendered: Rendered) -> No
     accounts = {a["metadata"]["name"]: a for a in by_kind(rendered["default"], "ServiceAccount")}
     worker = accounts["kubescribe-worker"]
     assert worker["automountServiceAccountToken"] is False
+    assert "imagePullSecrets" not in worker
+
+
+def test_jobs_get_the_pull_secrets_through_their_service_account(rendered: Rendered) -> None:
+    # build_job names no pull secret; the worker ServiceAccount hands them to every pod.
+    accounts = {a["metadata"]["name"]: a for a in by_kind(rendered["maximal"], "ServiceAccount")}
+    secrets = [{"name": name} for name in load_values("maximal")["imagePullSecrets"]]
+    assert accounts["scribe-runner"]["imagePullSecrets"] == secrets
+    assert (
+        one(rendered["maximal"], "Job")["spec"]["template"]["spec"]["imagePullSecrets"] == secrets
+    )
 
 
 def test_created_claims_are_read_write_many_and_kept(rendered: Rendered) -> None:
@@ -242,6 +253,7 @@ def test_values_become_the_operators_settings(
     assert settings.job_runtime_class_name == (worker["runtimeClassName"] or None)
     assert settings.job_ttl_seconds == worker["jobTtlSeconds"]
     assert settings.kueue_queue_name == (worker["kueueQueueName"] or None)
+    assert settings.leader_lease_seconds == values["operator"]["leaderLeaseSeconds"]
     assert (
         settings.run_as_user
         == values["securityContext"]["runAsUser"]
