@@ -144,3 +144,35 @@ def test_growing_file_is_not_taken_and_ctrl_c_stops_gracefully(
     assert "done: 1 completed" in stderr
     result = read_model(result_path(target), Result)
     assert result is not None and "report" in result.transcription.text.lower()
+
+
+def test_ctrl_c_mid_attempt_leaves_the_file_recoverable(tmp_path: Path, model_dir: Path) -> None:
+    root = (tmp_path / "root").resolve()
+    speak(root / "talk.mp3", ENGLISH_SENTENCES[2])
+    runner = subprocess.Popen(
+        run_command(root, model_dir),
+        env=env_with(KUBESCRIBE_TEST_STALL_SECONDS="60"),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not workers_of(root) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(3)  # inside its attempt by now (stalled after the fence check)
+        assert workers_of(root), "no worker running"
+        runner.send_signal(signal.SIGINT)
+        _, stderr = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.communicate()
+    assert runner.returncode == 130, stderr[-3000:]
+    assert workers_of(root) == {}
+    status = read_model(in_progress_path(root / "talk.mp3"), InProgress)
+    assert status is not None and status.status is FileStatus.ERROR
+    assert status.attempts[0].error is not None
+    assert status.attempts[0].error.code == ErrorCode.INTERRUPTED
+    # An interruption does not count: with max_attempts 1 the file still gets its attempt.
+    run_once(root, model_dir, "--max-attempts", "1")
+    assert file_state(root, "talk.mp3") is FileState.COMPLETED
