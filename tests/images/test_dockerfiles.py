@@ -299,3 +299,18 @@ def test_worker_image_fills_its_model_cache_and_transcribes_offline(
     assert "sun" in text and "shining" in text, text
     log = Path(offline_image_env["NETWORK_AUDIT_LOG"])
     assert not log.exists() or log.read_text() == "", log.read_text()
+
+
+def test_model_fill_reruns_on_a_volume_an_older_image_filled(tmp_path: Path) -> None:
+    # Each upgrade reruns the fill Job on the same volume; an older image may have left
+    # links into a site-packages path the new image does not have.
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "tiny.en").symlink_to(tmp_path / "gone" / "site-packages" / "model")
+    for _ in range(2):
+        result = subprocess.run(
+            ["kubescribe", "models", str(models)], capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr
+        assert (models / "tiny.en" / "model.bin").is_file()
+        assert (models / "base" / "model.bin").is_file()

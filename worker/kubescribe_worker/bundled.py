@@ -100,6 +100,10 @@ def prepare_model_dir(dest: Path) -> dict[str, Path]:
     tiny = bundled_tiny_en()
     if tiny is not None:
         link = dest / "tiny.en"
+        if link.is_symlink() and not link.exists():
+            # Left by an older image whose packages lived elsewhere (the chart's model-fill
+            # Job reruns on every upgrade, on the same volume).
+            link.unlink()
         if not link.exists():
             link.symlink_to(tiny, target_is_directory=True)
         prepared["tiny.en"] = link
