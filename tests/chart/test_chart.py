@@ -82,6 +82,13 @@ def test_operator_deployment_is_one_recreated_replica_with_probes(
     for probe in ("livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
+    # /healthz answers only after the Lease is won and the state recovered.
+    startup = container["startupProbe"]
+    assert startup["httpGet"] == {"path": "/healthz", "port": "health"}
+    values = load_values(variant)["operator"]
+    window = startup["periodSeconds"] * startup["failureThreshold"]
+    needed = values["leaderLeaseSeconds"] + values["startupSeconds"]
+    assert needed <= window < needed + startup["periodSeconds"]
     assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
     assert container["resources"]["limits"]["memory"]
 
