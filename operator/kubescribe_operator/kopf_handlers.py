@@ -59,7 +59,9 @@ class Runtime:
     lock: threading.Lock = field(default_factory=threading.Lock)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     last_tick: datetime = field(default_factory=utc_now)
-    leading: bool = True
+    leading: bool = False
+    waiting_logged: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
     renewed_at: datetime = field(default_factory=utc_now)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -103,16 +105,32 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         controller=Controller(config, executor),
         leader=LeaderElection(api, identity, lease_seconds=config.leader_lease_seconds),
     )
-    while not await asyncio.to_thread(runtime.leader.try_acquire):
-        log.info("another operator holds the Lease; waiting")
-        await asyncio.sleep(runtime.leader.retry_seconds)
-    log.info("%s leads; recovering from the volume and the Jobs", identity)
-    await asyncio.to_thread(runtime.recover)
     memo.runtime = runtime
-    runtime.tasks = [
-        asyncio.create_task(_tick_loop(runtime), name="kubescribe tick loop"),
-        asyncio.create_task(_renew_loop(runtime), name="kubescribe lease renewal"),
-    ]
+    # Waiting for the Lease happens after startup, so that kopf serves the liveness
+    # endpoint of a standby too; Job events wait until this operator leads and recovered.
+    runtime.tasks = [asyncio.create_task(_lead(runtime), name="kubescribe leader")]
+
+
+async def _lead(runtime: Runtime) -> None:
+    """Wait for the Lease, recover, then tick and renew until shutdown."""
+    identity = runtime.leader.identity
+    try:
+        while not await asyncio.to_thread(runtime.leader.try_acquire):
+            if not runtime.waiting_logged:
+                log.info("another operator holds the Lease; waiting as a standby")
+                runtime.waiting_logged = True
+            await asyncio.sleep(runtime.leader.retry_seconds)
+        runtime.leading = True
+        runtime.renewed_at = utc_now()
+        log.info("%s leads; recovering from the volume and the Jobs", identity)
+        await asyncio.to_thread(runtime.recover)
+    except Exception:
+        # Nothing sensible to do but let the Deployment start a fresh operator.
+        log.exception("could not take the lead and recover: stopping this operator")
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    runtime.ready.set()
+    await asyncio.gather(_tick_loop(runtime), _renew_loop(runtime))
 
 
 @kopf.on.cleanup()
@@ -135,6 +153,9 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.event("batch", "v1", "jobs", labels=SELECTOR_LABELS)
 async def job_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
+    # A standby (or an operator still recovering) leaves Job events for later: kopf
+    # delivers the Job's latest state once the wait is over.
+    await runtime.ready.wait()
     ended = await asyncio.to_thread(runtime.executor.observe, event["object"], event.get("type"))
     if ended:
         runtime.wake.set()
@@ -145,6 +166,8 @@ def ticking(memo: kopf.Memo, **_: Any) -> str:
     runtime: Runtime | None = getattr(memo, "runtime", None)
     if runtime is None:
         return "starting"
+    if not runtime.ready.is_set():
+        return "standby" if not runtime.leading else "recovering"
     if not runtime.leading:
         raise kopf.PermanentError("this operator lost the leader Lease")
     stalled = max(STALL_FLOOR_SECONDS, STALL_INTERVALS * runtime.settings.scan_interval_seconds)

@@ -20,6 +20,7 @@ import asyncio
 import datetime
 import itertools
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -53,7 +54,26 @@ def _matches(obj: Any, selector: str | None) -> bool:
 
 
 class StricterEmulator(kmock.KubernetesEmulator):
+    #: (time, method, path, User-Agent) of every request, for counting who asked what.
+    request_log: list[tuple[float, str, str, str]]
+    #: When each Job was created (by name), to the microsecond.
+    job_created: dict[str, float]
+
     async def _handle(self, request: rendering.Request) -> Any:
+        log = self.__dict__.setdefault("request_log", [])
+        log.append(
+            (
+                time.time(),
+                request.method.value,
+                request.url.path,
+                request.headers.get("User-Agent", ""),
+            )
+        )
+        plural = request.resource.plural if request.resource is not None else None
+        creates = request.action == enums.action.CREATE and isinstance(request.data, dict)
+        if creates and plural == "jobs":
+            name = (request.data.get("metadata") or {}).get("name", "")
+            self.__dict__.setdefault("job_created", {}).setdefault(name, time.time())
         if request.resource is not None and isinstance(request.data, dict):
             metadata = request.data.setdefault("metadata", {})
             if request.action == enums.action.CREATE:

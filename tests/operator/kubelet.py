@@ -33,7 +33,11 @@ from typing import Any, Literal
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-FaultKind = Literal["exit", "oom", "deadline", "evict", "preempt", "delete"]
+from kubescribe_protocol.atomic import read_model, remove_durably, write_model
+from kubescribe_protocol.models import InProgress, Result, Transcription, utc_now
+from kubescribe_protocol.names import in_progress_path, result_path
+
+FaultKind = Literal["exit", "oom", "deadline", "evict", "preempt", "delete", "standin"]
 SELECTOR = "app.kubernetes.io/managed-by=kubescribe-operator"
 
 
@@ -53,6 +57,30 @@ def _annotation(job: dict[str, Any], key: str) -> str:
 
 def _label(job: dict[str, Any], key: str) -> str:
     return str(((job.get("metadata") or {}).get("labels") or {}).get(key, ""))
+
+
+def _standin_worker(job: dict[str, Any]) -> int:
+    """What the worker would leave, with no work: a ``.result`` (fenced on the attempt),
+    the ``.in_progress`` removed. For benchmarks of the control plane, not of WhisperX."""
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    root = Path(command[command.index("--root") + 1])
+    attempt = int(command[command.index("--attempt") + 1])
+    rel = command[command.index("--") + 1]
+    audio = root / rel
+    status = read_model(in_progress_path(audio), InProgress)
+    if status is None or status.attempt != attempt:
+        return 13
+    now = utc_now()
+    result = Result(
+        filename=audio.name,
+        path=rel,
+        processing_start=now,
+        processing_end=now,
+        transcription=Transcription(text=""),
+    )
+    write_model(result_path(audio), result)
+    remove_durably(in_progress_path(audio))
+    return 0
 
 
 @dataclass
@@ -84,8 +112,13 @@ class Kubelet:
     #: The most pods running at once (checks the operator's concurrency limit).
     peak_running: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Seconds between two looks at the Jobs.
+    poll_seconds: float = 0.05
+    #: Sent as User-Agent, so that the emulator's log tells our requests apart.
+    user_agent: str = "test-kubelet"
 
     def __post_init__(self) -> None:
+        self.api_client.user_agent = self.user_agent
         self._batch: Any = client.BatchV1Api(self.api_client)
         self._core: Any = client.CoreV1Api(self.api_client)
         self._seen: set[str] = set()
@@ -112,7 +145,7 @@ class Kubelet:
                 self.step()
             except Exception as exc:  # keep playing; the test reads .errors
                 self.errors.append(repr(exc))
-            self._stop.wait(0.05)
+            self._stop.wait(self.poll_seconds)
 
     # --- one pass -----------------------------------------------------------------------
     def _list_jobs(self) -> list[dict[str, Any]]:
@@ -226,6 +259,8 @@ class Kubelet:
             self._runs[job["metadata"]["uid"]] = _Run(
                 job, self._spawn(job, replacement), time.monotonic(), replacement
             )
+        elif fault.kind == "standin":
+            self._pod_failed_or_done(job, pod, _standin_worker(job))
         elif fault.kind == "delete":
             with contextlib.suppress(ApiException):
                 self._batch.delete_namespaced_job(

@@ -138,6 +138,7 @@ def test_only_one_operator_acts_and_a_standby_takes_over(
         "the standby to wait for the Lease",
         logs=standby.output,
     )
+    assert standby.healthy()  # a standby answers its liveness probe
     drop(root, "second.wav", 1_700_000_060)
     wait_until(lambda: terminal(root, "second.wav") == "manual", 60, "second", logs=active.output)
     assert "kubescribe.core" not in standby.output()  # the core did nothing meanwhile
