@@ -15,10 +15,10 @@ import pytest
 from kubescribe_protocol.codes import ErrorCode
 from kubescribe_protocol.models import Segment, Stage
 from kubescribe_protocol.names import in_progress_path
+from kubescribe_protocol.render import render_srt, render_txt, render_vtt
 from kubescribe_worker import status as status_module
 from kubescribe_worker.errors import Superseded, WorkerError
 from kubescribe_worker.models import resolve_model
-from kubescribe_worker.outputs import render_srt, render_txt, render_vtt
 from kubescribe_worker.result import overall_confidence, segment_confidence
 from kubescribe_worker.status import FencedStatus
 
