@@ -38,6 +38,7 @@ from kubescribe_protocol.names import in_progress_path, result_path
 
 from ..settings import ControllerSettings
 from .deadline import attempt_deadline
+from .events import CoreEvent, EventKind, Observer
 from .executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason, Executor
 from .outcome import Step, controller_error, decide, worker_error
 from .scan import scan
@@ -112,6 +113,8 @@ class Controller:
         self._last_scan: datetime | None = None
         #: When False, tick() starts nothing new (a graceful shutdown is under way).
         self.accepting = True
+        #: Told of scans, starts, completions, retries and moves to manual/ (the API).
+        self.observers: list[Observer] = []
 
     # ----------------------------------------------------------------- public API
 
@@ -206,6 +209,46 @@ class Controller:
         status.updated_at = now
         self._write(rel, status)
 
+    def cancel(self, rel: str) -> bool:
+        """Set ``should_continue`` to false: a queued or failed file goes to ``manual/``
+        on the next tick, a running attempt is stopped and then goes there. The flag is the
+        one field written while a worker runs (the worker's fence reads it); the stop does
+        not wait for the worker to notice. False when nothing under the root is open."""
+        audio = self.root / rel
+        if not audio.is_file() or result_path(audio).is_file():
+            return False
+        now = self.clock()
+        status = read_model(in_progress_path(audio), InProgress) or self._new_status(rel, now)
+        status.should_continue = False
+        status.updated_at = now
+        self._write(rel, status)
+        run = self.running.get(rel)
+        if run is not None and run.stop_code is None:
+            run.stop_code = ErrorCode.CANCELLED
+            self.executor.stop(run.key, EndReason.STOPPED)
+        return True
+
+    def queue(self) -> list[str]:
+        """Files that wait for an attempt, in the order they will start (running files and
+        cancelled ones are not in it)."""
+        waiting = [
+            entry
+            for entry in self.open.values()
+            if entry.rel not in self.running
+            and not entry.has_result
+            and (entry.status is None or entry.status.should_continue)
+            and (entry.status is None or entry.status.status is not FileStatus.PROCESSING)
+        ]
+        waiting.sort(key=self._order)
+        return [entry.rel for entry in waiting]
+
+    def _emit(self, event: CoreEvent) -> None:
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:  # an observer's bug must not stop the queue
+                log.exception("observer failed on %s", event)
+
     def rescan(self) -> None:
         """Scan now, whatever the interval (benchmarks, tests)."""
         self._scan(self.clock())
@@ -221,6 +264,7 @@ class Controller:
     # ------------------------------------------------------------------- scanning
 
     def _scan(self, now: datetime) -> None:
+        began = time.monotonic()
         result = scan(self.root)
         present: set[str] = set()
         for seen in result.files:
@@ -258,6 +302,7 @@ class Controller:
             del self.index[rel]
         self.open = {rel: entry for rel, entry in self.index.items() if not entry.has_result}
         self._last_scan = now
+        self._emit(CoreEvent(EventKind.SCANNED, seconds=time.monotonic() - began))
 
     def _read(self, rel: str) -> InProgress | None:
         try:
@@ -438,6 +483,8 @@ class Controller:
             self._reconcile(AttemptEnd(key, EndReason.VANISHED, detail=f"start failed: {exc}"))
             return
         self.running[rel] = Running(key, now, deadline, handle=handle)
+        waited = (now - status.start_time).total_seconds() if number == 1 else 0.0
+        self._emit(CoreEvent(EventKind.STARTED, rel, number, seconds=max(0.0, waited)))
 
     def _deadline(self, now: datetime, rel: str) -> datetime:
         return attempt_deadline(
@@ -461,6 +508,7 @@ class Controller:
             if entry is not None:
                 entry.has_result, entry.status, entry.in_progress_mtime_ns = True, None, None
             self.open.pop(rel, None)
+            self._emit(CoreEvent(EventKind.COMPLETED, rel, end.key.attempt))
             return
         try:
             status = read_model(in_progress_path(audio), InProgress)
@@ -483,6 +531,9 @@ class Controller:
         if record.exit_code is None:
             record.exit_code = end.exit_code
         self._apply_request(status, self._deferred_requests.pop(rel, []))
+        if stop_code is ErrorCode.CANCELLED:
+            # The worker may have rewritten the file after the cancel: the cancel wins.
+            status.should_continue = False
         decision = decide(
             status,
             error,
@@ -501,6 +552,7 @@ class Controller:
         if entry is not None:
             entry.status = status
         self.counters.retried += 1
+        self._emit(CoreEvent(EventKind.RETRY, rel, end.key.attempt, code=error.code))
         log.info("%s attempt %d failed (%s); next not before %s", rel, end.key.attempt,
                  error.code, decision.not_before)  # fmt: skip
 
@@ -525,6 +577,9 @@ class Controller:
         self.open.pop(entry.rel, None)
         self.counters.manual += 1
         log.warning("%s -> %s (%s)", entry.rel, target, error.code)
+        self._emit(
+            CoreEvent(EventKind.MANUAL, entry.rel, status.attempt, error.code, manual_path=target)
+        )
 
     # ------------------------------------------------------------------- helpers
 
