@@ -168,11 +168,8 @@ class Controller:
             self.on_attempt_end(end)
         ended_keys = {end.key for end in ended}
         for run in list(self.running.values()):
-            if (
-                run.key not in live
-                and run.key not in ended_keys
-                and now - run.started > (VANISH_GRACE)
-            ):
+            gone = run.key not in live and run.key not in ended_keys
+            if gone and now - run.started > VANISH_GRACE:
                 self.on_attempt_end(AttemptEnd(run.key, EndReason.VANISHED))
         self._watch_running(now)
         self._clean_up(now)
