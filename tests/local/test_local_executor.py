@@ -1,0 +1,91 @@
+"""The local executor on its own: how an ending is reported, stops, and stray workers of
+a previous runner."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kubescribe_operator.core.executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason
+from kubescribe_operator.executors.local import CommandBuilder, LocalExecutor, worker_pids
+from kubescribe_protocol.models import Priority
+
+
+def _fake_worker(code: str) -> CommandBuilder:
+    """A command with a worker's command line (so it is found as one) running ``code``."""
+
+    def command(spec: AttemptSpec) -> list[str]:
+        return [sys.executable, "-c", code, "worker", "--root", str(spec.root), "--attempt",
+                str(spec.key.attempt), "--", spec.key.path]  # fmt: skip
+
+    return command
+
+
+def _spec(root: Path, path: str = "a.mp3", attempt: int = 1) -> AttemptSpec:
+    return AttemptSpec(key=AttemptKey(path, attempt), root=root, priority=Priority.AUTO_SCAN,
+                       deadline=datetime.now(UTC), wants_gpu=False)  # fmt: skip
+
+
+def _collect(executor: LocalExecutor, timeout: float = 10) -> list[AttemptEnd]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ended = executor.collect()
+        if ended:
+            return ended
+        time.sleep(0.02)
+    raise AssertionError("nothing ended")
+
+
+def test_exit_codes_signals_and_stops(tmp_path: Path) -> None:
+    exits = LocalExecutor(tmp_path, command=_fake_worker("import sys; sys.exit(10)"))
+    exits.start(_spec(tmp_path))
+    assert _collect(exits) == [AttemptEnd(AttemptKey("a.mp3", 1), EndReason.EXITED, 10)]
+
+    sleeper = LocalExecutor(tmp_path, command=_fake_worker("import time; time.sleep(60)"))
+    pid = int(sleeper.start(_spec(tmp_path, "b.mp3")))
+    assert sleeper.start(_spec(tmp_path, "b.mp3")) == str(pid)  # already runs: same handle
+    assert sleeper.live() == {AttemptKey("b.mp3", 1)}
+    sleeper.stop(AttemptKey("b.mp3", 1), EndReason.DEADLINE_EXCEEDED)
+    (end,) = _collect(sleeper)
+    assert end.reason is EndReason.DEADLINE_EXCEEDED and end.exit_code == -signal.SIGKILL
+
+    pid = int(sleeper.start(_spec(tmp_path, "c.mp3")))
+    sleeper.stop(AttemptKey("c.mp3", 1), EndReason.STOPPED)  # SIGTERM
+    (end,) = _collect(sleeper)
+    assert end.reason is EndReason.STOPPED and end.exit_code == -signal.SIGTERM
+
+    pid = int(sleeper.start(_spec(tmp_path, "d.mp3")))
+    subprocess.run(["kill", "-9", str(pid)], check=True)  # not our doing: the OOM killer?
+    (end,) = _collect(sleeper)
+    assert end.reason is EndReason.KILLED and end.detail == "SIGKILL"
+    assert sleeper.live() == set()
+
+
+def test_a_new_executor_kills_workers_left_by_a_previous_runner(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    stray = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "worker", "--root", str(root),
+         "--attempt", "2", "--", "dir/x y.mp3"],
+        start_new_session=True,
+    )  # fmt: skip
+    other_root = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "worker", "--root",
+         str(root / "elsewhere"), "--attempt", "1", "--", "z.mp3"],
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while stray.pid not in worker_pids(root) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert worker_pids(root) == {stray.pid: AttemptKey("dir/x y.mp3", 2)}
+        assert LocalExecutor(root).live() == set()
+        assert stray.wait(timeout=10) == -signal.SIGKILL
+        assert other_root.poll() is None  # another root's worker is not ours to kill
+    finally:
+        for proc in (stray, other_root):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
