@@ -308,3 +308,27 @@ def test_all_terminal_waits_for_every_file(tmp_path: Path, count: int) -> None:
         executor.succeed(key)
     controller.tick()
     assert controller.all_terminal()
+
+
+def test_cancel_a_waiting_and_a_running_file(tmp_path: Path) -> None:
+    controller, executor, _ = make(tmp_path, parallel=1)
+    audio(tmp_path, "a.mp3", mtime=1000)
+    audio(tmp_path, "b.mp3", mtime=2000)
+    audio(tmp_path, "c.mp3", mtime=3000)
+    controller.tick()
+    assert controller.queue() == ["b.mp3", "c.mp3"]  # a.mp3 runs
+    assert controller.cancel("b.mp3")
+    controller.tick()
+    assert file_state(tmp_path, "b.mp3") is FileState.MANUAL
+    moved = status_of(tmp_path, "manual/b.mp3")
+    assert moved.error is not None and moved.error.code == ErrorCode.CANCELLED
+    assert not moved.should_continue
+    assert controller.cancel("a.mp3")
+    assert executor.stops == [(AttemptKey("a.mp3", 1), EndReason.STOPPED)]
+    controller.tick()
+    assert file_state(tmp_path, "a.mp3") is FileState.MANUAL
+    moved = status_of(tmp_path, "manual/a.mp3")
+    assert moved.error is not None and moved.error.code == ErrorCode.CANCELLED
+    assert moved.attempts[0].status is AttemptStatus.FAILED
+    assert executor.started_paths() == ["a.mp3", "c.mp3"]
+    assert controller.queue() == []
