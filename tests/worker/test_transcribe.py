@@ -31,17 +31,19 @@ from .workerkit import (
 
 pytestmark = pytest.mark.slow
 
-#: tiny.en on espeak-ng's synthetic voice: about 0.1 here (it hears "jumps" as "jump",
-#: "dog" as "nog", "nine" as "9"). A transcript of the wrong language, or of nothing,
-#: scores near 1.0, so 0.3 leaves room for a model's bad day and still catches those.
-MAX_WER = 0.3
+#: tiny.en on espeak-ng's synthetic voice: about 0.1 here (it hears "jumps" as
+#: "jumped", "bakery" as "maker"). A transcript of the wrong language, or of nothing, scores
+#: near 1.0, and one that lost a sentence of the thirteen about 0.08 more: 0.25 leaves
+#: room for another model build's bad day and still catches those.
+MAX_WER = 0.25
 
 #: Spaces, non-Latin letters and nested folders in one name.
 ODD_REL = "talks/вложенная папка/2024 04/my talk — запись №1.mp3"
 
 
 def normalize(text: str) -> str:
-    numbers = {"9": "nine"}  # Whisper writes numbers as digits; the script spells them
+    # Whisper writes numbers as digits; the script spells them.
+    numbers = {"8": "eight", "9": "nine", "20": "twenty"}
     words = re.sub(r"[^\w\s']", " ", text.lower()).split()
     return " ".join(numbers.get(word, word) for word in words)
 
@@ -96,9 +98,9 @@ def test_result_has_every_field_measured_and_consistent(english_run: EnglishRun)
     assert segments and meta.segment_count == len(segments)
     assert [seg.id for seg in segments] == list(range(len(segments)))
     assert result.transcription.text == " ".join(seg.text for seg in segments)
-    assert meta.word_count == len(result.transcription.text.split()) > 50
-    # About a minute of speech; the segments lie inside it, in order.
-    assert result.duration_seconds is not None and 40 < result.duration_seconds < 120
+    assert meta.word_count == len(result.transcription.text.split()) > 80
+    # About 45 s of speech; the segments lie inside it, in order.
+    assert result.duration_seconds is not None and 30 < result.duration_seconds < 90
     assert meta.duration_seconds == result.duration_seconds
     ends = [0.0] + [seg.end for seg in segments]
     for seg, previous_end in zip(segments, ends, strict=False):
