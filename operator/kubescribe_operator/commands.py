@@ -17,6 +17,9 @@ _RUN_FLAGS: dict[str, str] = {
     "scan_interval": "scan_interval_seconds",
     "deadline": "attempt_deadline_seconds",
     "stale_hours": "stale_hours",
+    "api": "api_enabled",
+    "api_host": "api_host",
+    "api_port": "api_port",
 }
 #: Flags that set a default transcription setting (ControllerSettings.defaults).
 _DEFAULT_FLAGS = ("model_size", "language", "device", "compute_type")
@@ -45,6 +48,12 @@ def register(subparsers: Any) -> None:
     run.add_argument("--device", choices=get_args(Device), help="default device")
     run.add_argument("--compute-type", choices=get_args(ComputeType), help="default compute")
     run.add_argument("--debug", action="store_true", help="verbose logs")
+    run.add_argument("--api", action="store_true", default=None, help="serve the HTTP API")
+    run.add_argument("--api-host", help="address the API listens on")
+    run.add_argument("--api-port", type=int, help="port of the API (default 8000)")
+    run.add_argument("--api-token", action="append", dest="api_tokens",
+                     help="a bearer token the API accepts (repeatable; adds to "
+                     "KUBESCRIBE_API_TOKENS)")  # fmt: skip
     run.set_defaults(handler=_run)
 
     status: argparse.ArgumentParser = subparsers.add_parser(
@@ -69,6 +78,9 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         if value is not None:
             overrides[name] = value
     settings = ControllerSettings(**overrides)
+    if getattr(args, "api_tokens", None):
+        overrides["api_tokens"] = [*settings.api_tokens, *args.api_tokens]
+        settings = ControllerSettings(**overrides)
     defaults = {name: getattr(args, name) for name in _DEFAULT_FLAGS if getattr(args, name, None)}
     if defaults:
         merged = settings.defaults.model_dump() | defaults

@@ -15,11 +15,12 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from .core.controller import Controller
 from .executors.local import STATE_DIR, LocalExecutor
@@ -99,10 +100,15 @@ def _loop(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     stop_by: float | None = None
+    # The API (--api) calls into the core from its own threads, under this lock.
+    lock, ready = threading.Lock(), threading.Event()
+    api = _start_api(controller, lock, ready, out) if settings.api_enabled else None
     try:
         while True:
-            controller.tick()
-            progress.show(controller)
+            with lock:
+                controller.tick()
+                progress.show(controller)
+            ready.set()
             if signals["count"] and stop_by is None:
                 print("stopping: letting running attempts stop by themselves "
                       "(Ctrl-C again to kill them)", file=out, flush=True)  # fmt: skip
@@ -119,6 +125,8 @@ def _loop(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if api is not None:
+            api.stop()
     counters = controller.counters
     print(
         f"done: {counters.completed} completed, {counters.manual} sent to manual/, "
@@ -127,6 +135,17 @@ def _loop(
         flush=True,
     )
     return 130 if signals["count"] else 0
+
+
+def _start_api(
+    controller: Controller, lock: threading.Lock, ready: threading.Event, out: TextIO
+) -> Any:
+    from .api.server import ApiServer  # FastAPI loads only with --api
+
+    api = ApiServer(controller, lock, ready=ready.is_set)
+    api.start()
+    print(f"API on http://{api.server.config.host}:{api.port}", file=out, flush=True)
+    return api
 
 
 def configure_logging(debug: bool = False) -> None:

@@ -107,13 +107,20 @@ class ControllerSettings(BaseSettings):
     leader_lease_seconds: int = Field(
         15, ge=2, description="operator leader Lease: a successor waits this long after a crash"
     )
+    transcription_completed_ttl_seconds: float = Field(
+        86400.0,
+        ge=0,
+        description="a completed file's Transcription object is kept this long, then deleted",
+    )
 
     # --- the HTTP API ------------------------------------------------------------------
     api_enabled: bool = Field(
         False, description="serve the HTTP API in the controller's process (--api turns it on)"
     )
     api_host: str = Field("0.0.0.0", description="address the HTTP API listens on")  # noqa: S104
-    api_port: int = Field(8000, ge=1, le=65535, description="port of the HTTP API")
+    api_port: int = Field(
+        8000, ge=0, le=65535, description="port of the HTTP API (0: any free one)"
+    )
     api_tokens: list[str] = Field(
         default_factory=list,
         description="bearer tokens the API accepts (JSON list in KUBESCRIBE_API_TOKENS)",

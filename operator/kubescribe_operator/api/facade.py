@@ -1,0 +1,187 @@
+"""The API's one door into the controller core: thread-safe, synchronous, small.
+
+The core is synchronous and takes one caller at a time. Whoever drives it (``kubescribe
+run``'s loop, the operator's kopf handlers) owns a lock and passes it here; every call
+into the core below holds it. Reads of the volume alone (a state, a result) need no lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubescribe_protocol.atomic import StatusFileError, read_model, write_model
+from kubescribe_protocol.models import FileStatus, InProgress, Result
+from kubescribe_protocol.names import in_progress_path, result_path
+from kubescribe_protocol.state import FileState
+
+from ..core.controller import Controller
+from ..core.scan import scan
+from ..file_actions import ActionError, Located, locate, retry_from_manual
+from .eta import EtaEstimator
+
+#: An extra ``.in_progress`` field: callback URLs of API requests, kept across restarts.
+CALLBACKS_FIELD = "callback_urls"
+
+
+@dataclass
+class QueueView:
+    """A snapshot of the queue: running files, then waiting ones in start order."""
+
+    running: list[str]
+    waiting: list[str]
+    parallel: int
+
+
+class Facade:
+    def __init__(
+        self,
+        controller: Controller,
+        lock: threading.Lock | threading.RLock,
+        *,
+        ready: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.controller = controller
+        self.lock = lock
+        self.root = Path(controller.root)
+        self.settings = controller.settings
+        self.ready = ready
+        self.eta = EtaEstimator(self.root)
+        #: Callback URLs by file, for files whose ``.in_progress`` cannot hold them (a
+        #: running attempt's file is its worker's to write) and after ``.in_progress`` is
+        #: gone (a completed file).
+        self._callbacks: dict[str, list[str]] = {}
+        self._callbacks_lock = threading.Lock()
+
+    # ----------------------------------------------------------------- requests
+
+    def submit(
+        self,
+        rel: str,
+        client_id: str,
+        *,
+        overrides: dict[str, Any],
+        callback_url: str | None,
+    ) -> Located:
+        """An API request for the file at ``rel``: priority ``api_request``, the client in
+        ``api_clients``, settings overridden while no attempt runs. Queued files are
+        promoted; a completed file is answered at once."""
+        with self.lock:
+            try:
+                self.controller.request(rel, client_id)
+            except FileNotFoundError as exc:
+                raise ActionError(404, "not_found", f"no file {rel} under the root") from exc
+            if callback_url is not None:
+                self._remember_callback(rel, callback_url)
+            if rel not in self.controller.running and (overrides or callback_url):
+                self._amend(rel, overrides, callback_url)
+            # Known at once to queue() and to the next tick, whatever the scan interval.
+            self.controller.rescan()
+        return locate(self.root, rel)
+
+    def _amend(self, rel: str, overrides: dict[str, Any], callback_url: str | None) -> None:
+        path = in_progress_path(self.root / rel)
+        status = read_model(path, InProgress)
+        if status is None or status.status is FileStatus.PROCESSING:
+            return
+        if overrides:
+            merged = status.settings.model_dump() | overrides
+            status.settings = type(status.settings).model_validate(merged)
+        if callback_url is not None:
+            extra = status.__pydantic_extra__ if status.__pydantic_extra__ is not None else {}
+            urls = list(extra.get(CALLBACKS_FIELD) or [])
+            if callback_url not in urls:
+                urls.append(callback_url)
+            extra[CALLBACKS_FIELD] = urls
+        write_model(path, status)
+
+    def cancel(self, rel: str) -> Located:
+        with self.lock:
+            found = locate(self.root, rel)
+            if found.state in (FileState.COMPLETED, FileState.MANUAL):
+                raise ActionError(409, "not_cancellable", f"{rel} is {found.state.value}")
+            self.controller.cancel(rel)
+        return locate(self.root, rel)
+
+    def retry(self, rel: str, client_id: str) -> Located:
+        with self.lock:
+            retry_from_manual(self.root, rel, client_id)
+            self.controller.rescan()
+        return locate(self.root, rel)
+
+    # ------------------------------------------------------------------- reads
+
+    def queue(self) -> QueueView:
+        with self.lock:
+            running = sorted(self.controller.running)
+            waiting = self.controller.queue()
+        return QueueView(running, waiting, self.settings.parallel)
+
+    def position(self, rel: str, view: QueueView | None = None) -> int | None:
+        """1-based place among waiting files; None when the file does not wait."""
+        view = view or self.queue()
+        try:
+            return view.waiting.index(rel) + 1
+        except ValueError:
+            return None
+
+    def eta_seconds(self, found: Located, view: QueueView) -> float | None:
+        """Seconds until the file's result is expected, from the measured realtime factor."""
+        if found.state not in (FileState.PENDING, FileState.PROCESSING, FileState.ERROR):
+            return None
+        ahead = []
+        if found.rel not in view.running:
+            position = self.position(found.rel, view)
+            ahead = view.waiting[: (position - 1) if position else len(view.waiting)]
+        running = {}
+        for rel in view.running:
+            status = self._status_of(rel)
+            done = status.progress.percentage if status and status.progress else 0
+            running[rel] = done
+        return self.eta.eta(found.rel, running=running, ahead=ahead, parallel=view.parallel)
+
+    def _status_of(self, rel: str) -> InProgress | None:
+        try:
+            return read_model(in_progress_path(self.root / rel), InProgress)
+        except StatusFileError:
+            return None
+
+    def result(self, rel: str) -> Result | None:
+        try:
+            return read_model(result_path(self.root / rel), Result)
+        except StatusFileError:
+            return None
+
+    # ---------------------------------------------------------------- callbacks
+
+    def _remember_callback(self, rel: str, url: str) -> None:
+        with self._callbacks_lock:
+            urls = self._callbacks.setdefault(rel, [])
+            if url not in urls:
+                urls.append(url)
+
+    def take_callbacks(self, rel: str, status: InProgress | None) -> list[str]:
+        """The callback URLs of a file that reached an end (each is used once)."""
+        with self._callbacks_lock:
+            urls = self._callbacks.pop(rel, [])
+        extra = status.__pydantic_extra__ if status is not None else None
+        for url in (extra or {}).get(CALLBACKS_FIELD) or []:
+            if isinstance(url, str) and url not in urls:
+                urls.append(url)
+        return urls
+
+    def load_callbacks(self) -> None:
+        """Before the controller's first tick (after a restart): the callback URLs that
+        open files carry on the volume. Read from the volume, not the core, whose
+        recovery may complete files before anyone could ask it."""
+        for seen in scan(self.root).files:
+            if seen.in_progress_mtime_ns is None or seen.has_result:
+                continue
+            status = self._status_of(seen.rel)
+            extra = status.__pydantic_extra__ if status is not None else None
+            for url in (extra or {}).get(CALLBACKS_FIELD) or []:
+                if isinstance(url, str):
+                    self._remember_callback(seen.rel, url)

@@ -1,0 +1,220 @@
+"""What a client may do to one file, straight on the volume: find it, read its result,
+cancel it, take it back out of ``manual/``.
+
+The HTTP API and the ``kubescribe result|retry|cancel`` commands share these; they import
+nothing heavy and need no running controller. A running controller picks up what they
+write on its next tick (the API calls them under the controller's lock).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from kubescribe_protocol.atomic import StatusFileError, read_model, write_model
+from kubescribe_protocol.manual import _move_no_overwrite
+from kubescribe_protocol.models import FileStatus, InProgress, Priority, Result, utc_now
+from kubescribe_protocol.names import (
+    MANUAL_DIR,
+    MEDIA_EXTENSIONS,
+    in_progress_path,
+    is_hidden_or_temporary,
+    result_path,
+)
+from kubescribe_protocol.render import RENDERERS
+from kubescribe_protocol.state import FileState, file_state
+
+#: Longest relative path a client may name.
+MAX_PATH_CHARS = 1024
+
+
+class ActionError(Exception):
+    """A request about a file that cannot be done; ``code`` is a stable machine name and
+    ``status`` the HTTP status the API answers with (the CLI exits non-zero)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+# ------------------------------------------------------------------------ identities
+
+
+def transcription_id(rel: str) -> str:
+    """A stable id of the file at ``rel``: URL-safe base64 of the path, no padding. It
+    needs no lookup table, so it works after a restart and for files in ``manual/``."""
+    return base64.urlsafe_b64encode(rel.encode("utf-8")).rstrip(b"=").decode("ascii")
+
+
+def rel_from_id(file_id: str) -> str:
+    """The relative path an id names (a checked, safe path) or :class:`ActionError` 404."""
+    padded = file_id + "=" * (-len(file_id) % 4)
+    try:
+        if not file_id or len(file_id) > 2 * MAX_PATH_CHARS:
+            raise ValueError(file_id)
+        rel = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        return check_rel(rel, allow_manual=True)
+    except (ValueError, UnicodeError, binascii.Error) as exc:
+        raise ActionError(404, "unknown_id", "no transcription has this id") from exc
+    except ActionError as exc:
+        raise ActionError(404, "unknown_id", "no transcription has this id") from exc
+
+
+def check_rel(rel: str, *, allow_manual: bool = False) -> str:
+    """``rel`` as a clean relative POSIX path under the root, or :class:`ActionError` 400:
+    no absolute paths, no ``..``, no hidden or temporary names, a media extension."""
+    if not rel or len(rel) > MAX_PATH_CHARS or "\0" in rel or "\\" in rel:
+        raise ActionError(400, "invalid_path", "a relative path of 1 to 1024 characters")
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or rel.startswith("/"):
+        raise ActionError(400, "invalid_path", "the path must be relative to the root")
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ActionError(400, "path_traversal", "the path must not contain '.', '..' or '//'")
+    if any(is_hidden_or_temporary(part) for part in parts):
+        raise ActionError(400, "hidden_name", "hidden and temporary names are not taken")
+    if parts[0] == MANUAL_DIR and not allow_manual:
+        raise ActionError(400, "manual_path", "files in manual/ are taken back with retry")
+    if pure.suffix.lower() not in MEDIA_EXTENSIONS:
+        raise ActionError(400, "unsupported_extension", f"not a media extension: {pure.suffix!r}")
+    return pure.as_posix()
+
+
+def check_no_symlink(root: Path, rel: str) -> None:
+    """:class:`ActionError` 400 when any part of ``rel`` under ``root`` is a symlink: a
+    client must not reach, through a link, a file it could not name."""
+    current = root
+    for part in rel.split("/"):
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(mode):
+            raise ActionError(400, "symlink", "symbolic links are not followed")
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+@dataclass
+class Located:
+    """Where a file is and what its status files say."""
+
+    rel: str
+    state: FileState
+    #: The audio's relative path now: ``rel``, or its place under ``manual/``.
+    where: str
+    status: InProgress | None = None
+    result: Result | None = None
+
+
+def locate(root: Path, rel: str) -> Located:
+    """The file's state and status files (its ``manual/`` copy when it went there)."""
+    check_no_symlink(root, rel)
+    try:
+        state = file_state(root, rel)
+    except StatusFileError as exc:
+        raise ActionError(409, "unreadable_status", str(exc)) from exc
+    if state is FileState.NOT_FOUND:
+        raise ActionError(404, "not_found", f"no file {rel} under the root or in manual/")
+    where = f"{MANUAL_DIR}/{rel}" if state is FileState.MANUAL else rel
+    found = Located(rel, state, where)
+    try:
+        if state is FileState.COMPLETED:
+            found.result = read_model(result_path(root / rel), Result)
+        else:
+            found.status = read_model(in_progress_path(root / where), InProgress)
+    except StatusFileError as exc:
+        raise ActionError(409, "unreadable_status", str(exc)) from exc
+    return found
+
+
+def render_result(result: Result, fmt: str) -> str:
+    """The result as ``json`` (the ``.result`` file itself) or ``txt``/``srt``/``vtt``."""
+    if fmt == "json":
+        return result.model_dump_json(indent=2) + "\n"
+    renderer = RENDERERS.get(fmt)
+    if renderer is None:
+        raise ActionError(400, "unsupported_format", f"format must be json, {', '.join(RENDERERS)}")
+    return renderer(result.transcription.segments)
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def cancel_on_volume(root: Path, rel: str) -> InProgress:
+    """Set ``should_continue`` to false in the file's ``.in_progress`` (creating a queued
+    one if it has none). A controller then stops a running attempt and moves the file to
+    ``manual/`` (error ``cancelled``). Used without a controller at hand (the CLI); the
+    API calls :meth:`Controller.cancel`, which also stops the runner at once."""
+    found = locate(root, rel)
+    if found.state in (FileState.COMPLETED, FileState.MANUAL):
+        raise ActionError(409, "not_cancellable", f"{rel} is {found.state.value}")
+    now = utc_now()
+    status = found.status or InProgress(
+        filename=PurePosixPath(rel).name, path=rel, status=FileStatus.QUEUED, start_time=now
+    )
+    status.should_continue = False
+    status.updated_at = now
+    write_model(in_progress_path(root / rel), status)
+    return status
+
+
+def retry_from_manual(root: Path, rel: str, client_id: str | None = None) -> InProgress:
+    """Take the file back out of ``manual/`` to its place under the root, queued with a
+    fresh budget of attempts; the earlier attempts are kept under ``earlier_runs``.
+
+    Order: the ``.in_progress`` is rewritten in ``manual/`` first, then the audio moves,
+    then the ``.in_progress``; a crash in between leaves the audio pending under the root
+    (found by the next scan) or still in ``manual/``, never lost, never overwriting.
+    """
+    manual_rel = f"{MANUAL_DIR}/{rel}"
+    check_no_symlink(root, manual_rel)
+    source = root / manual_rel
+    if not source.is_file():
+        raise ActionError(409, "not_in_manual", f"{rel} is not in {MANUAL_DIR}/")
+    target = root / rel
+    if target.exists() or target.is_symlink() or in_progress_path(target).exists():
+        raise ActionError(409, "occupied", f"a file {rel} is already under the root")
+    try:
+        status = read_model(in_progress_path(source), InProgress)
+    except StatusFileError as exc:
+        raise ActionError(409, "unreadable_status", str(exc)) from exc
+    now = utc_now()
+    if status is None:
+        status = InProgress(filename=target.name, path=rel, start_time=now)
+    extra: dict[str, Any] = status.__pydantic_extra__ or {}
+    extra.pop("manual_path", None)
+    earlier = list(extra.get("earlier_runs") or [])
+    earlier.append(
+        {
+            "retried_at": now.isoformat(),
+            "attempts": [record.model_dump(mode="json") for record in status.attempts],
+            "error": status.error.model_dump(mode="json") if status.error else None,
+        }
+    )
+    extra["earlier_runs"] = earlier
+    status.attempts = []
+    status.error = None
+    status.progress = None
+    status.status = FileStatus.QUEUED
+    status.should_continue = True
+    status.path = rel
+    status.start_time = now
+    status.updated_at = now
+    if client_id is not None:
+        status.priority = Priority.API_REQUEST
+        if client_id not in status.api_clients:
+            status.api_clients.append(client_id)
+    write_model(in_progress_path(source), status)
+    _move_no_overwrite(source, target)
+    _move_no_overwrite(in_progress_path(source), in_progress_path(target))
+    return status
