@@ -67,6 +67,10 @@ def register(subparsers: Any) -> None:
 
     register_operator(subparsers)
 
+    from .request_commands import register as register_requests
+
+    register_requests(subparsers)
+
 
 def settings_from_args(args: argparse.Namespace) -> Any:
     """ControllerSettings from the environment, with the flags given on top."""

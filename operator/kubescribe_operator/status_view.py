@@ -19,6 +19,7 @@ from kubescribe_protocol.names import MANUAL_DIR, in_progress_path
 from kubescribe_protocol.state import FileState, state_of_in_progress
 
 from .core.scan import scan
+from .queue_estimates import add_estimates, format_seconds
 
 ORDER = (
     FileState.PENDING,
@@ -42,6 +43,10 @@ class FileRow:
     error_message: str | None = None
     next_attempt: str | None = None
     priority: str | None = None
+    #: 1-based place among waiting files (0: running), and seconds until the result is
+    #: expected, from the realtime factor measured on recent results (queue_estimates.py).
+    position: int | None = None
+    eta_seconds: float | None = None
 
 
 def _row(rel: str, state: FileState, status: InProgress | None) -> FileRow:
@@ -86,6 +91,7 @@ def collect(root: Path) -> list[FileRow]:
             rows.append(_row(seen.rel, FileState.MANUAL, status))
     rows.sort(key=lambda row: (ORDER.index(FileState(row.state)) if row.state in
                                FileState.__members__.values() else 9, row.path))  # fmt: skip
+    add_estimates(root, rows)
     return rows
 
 
@@ -97,6 +103,17 @@ def counts(rows: list[FileRow]) -> dict[str, int]:
 
 
 def _detail(row: FileRow) -> str:
+    return " ".join(part for part in (_state_detail(row), _queue_detail(row)) if part)
+
+
+def _queue_detail(row: FileRow) -> str:
+    parts = [f"#{row.position} in queue"] if row.position else []
+    if row.eta_seconds is not None:
+        parts.append(f"ETA {format_seconds(row.eta_seconds)}")
+    return f"({', '.join(parts)})" if parts else ""
+
+
+def _state_detail(row: FileRow) -> str:
     if row.state == FileState.PROCESSING.value:
         return f"attempt {row.attempt}, {row.stage or 'starting'} {row.percentage or 0}%"
     if row.state == FileState.ERROR.value:
