@@ -93,7 +93,8 @@ def test_missing_model_says_where_it_looked(tmp_path: Path, english_short: Path)
     root = tmp_path / "root"
     (tmp_path / "models").mkdir()
     claim(root, rel, model_size="no-such-size")
-    done = run_worker(root, rel, tmp_path / "models")
+    # The model directory from the environment, as a Job's container gets it.
+    done = run_worker(root, rel, None, KUBESCRIBE_MODEL_DIR=str(tmp_path / "models"))
     assert done.returncode == ExitCode.MODEL_ERROR, done.stderr[-3000:]
     assert_failed(root, rel, ErrorCode.MODEL_MISSING, ExitCode.MODEL_ERROR, 300)
     details = read_status(root, rel).error.details or ""  # type: ignore[union-attr]

@@ -40,7 +40,9 @@ def _run_worker(args: argparse.Namespace) -> int:
 
     from .run import main  # WhisperX and torch load only here
 
-    code = main(root=args.root, rel=args.path, attempt=args.attempt, model_dir=args.model_dir)
+    env_dir = os.environ.get(MODEL_DIR_ENV)
+    model_dir = args.model_dir or (Path(env_dir) if env_dir else None)
+    code = main(root=args.root, rel=args.path, attempt=args.attempt, model_dir=model_dir)
     # Every write of the worker is fsynced before main returns. Tearing down torch and
     # CTranslate2 at interpreter exit took seconds on our 2-core machines, and the
     # controller waits for the exit to start the next file: leave at once.
