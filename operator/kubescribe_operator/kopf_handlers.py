@@ -45,6 +45,8 @@ log = logging.getLogger("kubescribe.operator")
 #: The liveness probe fails when the loop has not ticked for this many scan intervals.
 STALL_INTERVALS = 10
 STALL_FLOOR_SECONDS = 60.0
+#: How long a shutdown tries to give the Lease back.
+RELEASE_SECONDS = 5.0
 
 
 @dataclass
@@ -147,7 +149,11 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     if runtime.leading:
         with runtime.lock:
             runtime.leading = False
-        await asyncio.to_thread(runtime.leader.release)
+        # Best effort and short: with the API unreachable, the Lease simply expires.
+        try:
+            await asyncio.wait_for(asyncio.to_thread(runtime.leader.release), RELEASE_SECONDS)
+        except Exception:
+            log.warning("could not release the Lease; it expires by itself", exc_info=True)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=SELECTOR_LABELS)
@@ -210,3 +216,8 @@ async def _renew_loop(runtime: Runtime) -> None:
             runtime.leading = False
         os.kill(os.getpid(), signal.SIGTERM)
         return
+
+
+# The Transcription resource's handlers (the mirror, kubectl requests) register with
+# kopf when imported; kopf runs this module only.
+from . import kopf_transcriptions  # noqa: E402, F401

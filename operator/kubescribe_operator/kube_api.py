@@ -2,7 +2,7 @@
 
 Synchronous, with the official ``kubernetes`` client, because its callers are the core's
 executor (a worker thread) and kopf handlers that hop into a thread for it. Bodies go in
-and come out as plain dicts (``_preload_content=False``): the manifests are built as dicts
+and come out as plain dicts (``**_OPTIONS``): the manifests are built as dicts
 by :mod:`.jobs`, and a dict keeps every field the server sends, known to the client's
 models or not.
 
@@ -29,6 +29,12 @@ from kubescribe_protocol.models import format_time, utc_now
 log = logging.getLogger(__name__)
 
 COMPONENT = "kubescribe-operator"
+#: The Transcription custom resource (charts/kubescribe/crds/transcriptions.yaml).
+TRANSCRIPTION_GROUP = "kubescribe.io"
+TRANSCRIPTION_VERSION = "v1alpha1"
+TRANSCRIPTION_PLURAL = "transcriptions"
+#: Every request: plain dicts back, and never a hang on a stuck API server (connect, read).
+_OPTIONS: dict[str, Any] = {"_preload_content": False, "_request_timeout": (10, 60)}
 #: The client defaults a PATCH to JSON Patch (a list of operations); ours are dicts.
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -61,7 +67,7 @@ def _body(response: Any) -> Any:
 
 
 class KubeApi:
-    """Jobs, their pods, and Events, in one namespace."""
+    """Jobs, their pods, Events, the leader Lease and Transcriptions, in one namespace."""
 
     def __init__(self, api_client: Any, namespace: str, *, instance: str | None = None) -> None:
         self.namespace = namespace
@@ -69,6 +75,7 @@ class KubeApi:
         self._batch: Any = client.BatchV1Api(api_client)
         self._core: Any = client.CoreV1Api(api_client)
         self._coordination: Any = client.CoordinationV1Api(api_client)
+        self._custom: Any = client.CustomObjectsApi(api_client)
         #: Who posts Events: shows as ``reportingInstance``.
         self.instance = instance or f"{COMPONENT}-{uuid.uuid4().hex[:8]}"
         self._lock = threading.Lock()
@@ -86,9 +93,7 @@ class KubeApi:
         """Create the Job; None when one of that name exists already (409)."""
         self._count("create_job")
         try:
-            response = self._batch.create_namespaced_job(
-                self.namespace, dict(body), _preload_content=False
-            )
+            response = self._batch.create_namespaced_job(self.namespace, dict(body), **_OPTIONS)
         except ApiException as exc:
             if exc.status == 409:
                 return None
@@ -99,7 +104,7 @@ class KubeApi:
     def read_job(self, name: str) -> dict[str, Any] | None:
         self._count("read_job")
         try:
-            response = self._batch.read_namespaced_job(name, self.namespace, _preload_content=False)
+            response = self._batch.read_namespaced_job(name, self.namespace, **_OPTIONS)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -115,7 +120,7 @@ class KubeApi:
                 name,
                 self.namespace,
                 body={"propagationPolicy": "Background"},
-                _preload_content=False,
+                **_OPTIONS,
             )
         except ApiException as exc:
             if exc.status == 404:
@@ -132,7 +137,7 @@ class KubeApi:
                 self.namespace,
                 {"metadata": {"annotations": dict(annotations)}},
                 _content_type=MERGE_PATCH,
-                _preload_content=False,
+                **_OPTIONS,
             )
         except ApiException as exc:
             if exc.status == 404:
@@ -144,7 +149,7 @@ class KubeApi:
         self._count("list_jobs")
         try:
             response = self._batch.list_namespaced_job(
-                self.namespace, label_selector=selector_string(selector), _preload_content=False
+                self.namespace, label_selector=selector_string(selector), **_OPTIONS
             )
         except ApiException as exc:
             raise self._fail("list jobs", exc) from exc
@@ -155,7 +160,7 @@ class KubeApi:
         self._count("list_pods")
         try:
             response = self._core.list_namespaced_pod(
-                self.namespace, label_selector=selector_string(selector), _preload_content=False
+                self.namespace, label_selector=selector_string(selector), **_OPTIONS
             )
         except ApiException as exc:
             raise self._fail("list pods", exc) from exc
@@ -166,9 +171,7 @@ class KubeApi:
     def read_lease(self, name: str) -> dict[str, Any] | None:
         self._count("read_lease")
         try:
-            response = self._coordination.read_namespaced_lease(
-                name, self.namespace, _preload_content=False
-            )
+            response = self._coordination.read_namespaced_lease(name, self.namespace, **_OPTIONS)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -189,16 +192,101 @@ class KubeApi:
                     self.namespace,
                     {"metadata": body["metadata"], "spec": body["spec"]},
                     _content_type=MERGE_PATCH,
-                    _preload_content=False,
+                    **_OPTIONS,
                 )
             else:
-                self._coordination.create_namespaced_lease(
-                    self.namespace, dict(body), _preload_content=False
-                )
+                self._coordination.create_namespaced_lease(self.namespace, dict(body), **_OPTIONS)
         except ApiException as exc:
             if exc.status == 409:
                 return False
             raise self._fail(f"write lease {name}", exc) from exc
+        return True
+
+    # --- Transcriptions (the custom resource kubectl shows) -------------------------------
+    def _transcriptions(self) -> tuple[str, str, str, str]:
+        return TRANSCRIPTION_GROUP, TRANSCRIPTION_VERSION, self.namespace, TRANSCRIPTION_PLURAL
+
+    def list_transcriptions(self, selector: Mapping[str, str]) -> list[dict[str, Any]] | None:
+        """The Transcriptions with these labels; None when the API does not know the
+        resource (404: its CRD is not installed)."""
+        self._count("list_transcriptions")
+        try:
+            response = self._custom.list_namespaced_custom_object(
+                *self._transcriptions(),
+                label_selector=selector_string(selector),
+                **_OPTIONS,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise self._fail("list transcriptions", exc) from exc
+        items: list[dict[str, Any]] = _body(response).get("items") or []
+        return items
+
+    def create_transcription(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Create a Transcription; None when one of that name exists already (409). The
+        API drops ``status`` on create (a status subresource): set it with
+        :meth:`patch_transcription_status`."""
+        self._count("create_transcription")
+        try:
+            response = self._custom.create_namespaced_custom_object(
+                *self._transcriptions(), dict(body), **_OPTIONS
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                return None
+            raise self._fail(f"create transcription {body['metadata']['name']}", exc) from exc
+        created: dict[str, Any] = _body(response)
+        return created
+
+    def patch_transcription(self, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Merge-patch a Transcription's metadata or spec; None if it is gone."""
+        self._count("patch_transcription")
+        try:
+            response = self._custom.patch_namespaced_custom_object(
+                *self._transcriptions(),
+                name,
+                dict(patch),
+                _content_type=MERGE_PATCH,
+                **_OPTIONS,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise self._fail(f"patch transcription {name}", exc) from exc
+        patched: dict[str, Any] = _body(response)
+        return patched
+
+    def patch_transcription_status(
+        self, name: str, status: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Merge-patch a Transcription's status (the status subresource): ``None`` values
+        remove fields. None if the object is gone."""
+        self._count("patch_transcription_status")
+        try:
+            response = self._custom.patch_namespaced_custom_object_status(
+                *self._transcriptions(),
+                name,
+                {"status": dict(status)},
+                _content_type=MERGE_PATCH,
+                **_OPTIONS,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise self._fail(f"patch transcription {name} status", exc) from exc
+        patched: dict[str, Any] = _body(response)
+        return patched
+
+    def delete_transcription(self, name: str) -> bool:
+        """Delete a Transcription; False if it was gone already."""
+        self._count("delete_transcription")
+        try:
+            self._custom.delete_namespaced_custom_object(*self._transcriptions(), name, **_OPTIONS)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise self._fail(f"delete transcription {name}", exc) from exc
         return True
 
     # --- Events -------------------------------------------------------------------------
@@ -242,7 +330,7 @@ class KubeApi:
             "count": 1,
         }
         try:
-            self._core.create_namespaced_event(self.namespace, event, _preload_content=False)
+            self._core.create_namespaced_event(self.namespace, event, **_OPTIONS)
         except ApiException as exc:
             log.warning("could not post event %s on job %s: %s", reason, name, exc.reason)
 
