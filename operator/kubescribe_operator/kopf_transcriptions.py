@@ -1,0 +1,152 @@
+"""The kopf glue of the Transcription resource: the mirror loop and requests by kubectl.
+
+Imported by :mod:`.kopf_handlers` (kopf runs that module), so its handlers register
+with the rest. It reads what :mod:`.kopf_handlers` keeps in the memo (``memo.runtime``)
+and touches nothing of it but the controller, under the runtime's lock.
+
+- the mirror loop: once this operator leads and recovered, every scan interval, copy
+  what the controller knows (under its lock), read what it does not (new ``.result``
+  files, ``manual/``), and let :class:`~.transcriptions.TranscriptionMirror` create,
+  patch and delete objects. A failure is logged and the loop goes on: the mirror only
+  shows the work, it never holds it up.
+- Transcription events (``on.event``: no finalizers, nothing stored on the objects):
+  a managed object feeds the mirror; a person's new object (no ``managed-by`` label,
+  no status yet) is a request for the file its ``spec.path`` names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import kopf
+
+from kubescribe_protocol.models import utc_now
+
+from .transcriptions import (
+    ANNOTATION_PATH,
+    ORIGIN_REQUEST,
+    FileSources,
+    RejectedRequestError,
+    TranscriptionMirror,
+    check_request_path,
+    is_managed,
+    rejected_status,
+    snapshot,
+    status_on_disk,
+    transcription_labels,
+)
+
+if TYPE_CHECKING:
+    from .kopf_handlers import Runtime
+
+log = logging.getLogger("kubescribe.transcriptions")
+
+
+@dataclass
+class MirrorState:
+    """What the handlers of this module share, kept in kopf's memo."""
+
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    runtime: Runtime | None = None
+    mirror: TranscriptionMirror | None = None
+    task: asyncio.Task[None] | None = None
+
+
+@kopf.on.startup()
+async def start_mirror(memo: kopf.Memo, **_: Any) -> None:
+    state = MirrorState()
+    memo.transcriptions = state
+    state.task = asyncio.create_task(_mirror_loop(memo, state), name="kubescribe mirror")
+
+
+@kopf.on.cleanup()
+async def stop_mirror(memo: kopf.Memo, **_: Any) -> None:
+    state: MirrorState | None = getattr(memo, "transcriptions", None)
+    if state is not None and state.task is not None:
+        state.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await state.task
+
+
+async def _mirror_loop(memo: kopf.Memo, state: MirrorState) -> None:
+    # The operator's own startup handler puts the runtime in the memo; it leads later.
+    while getattr(memo, "runtime", None) is None:
+        await asyncio.sleep(0.1)
+    runtime: Runtime = memo.runtime
+    await runtime.ready.wait()
+    settings = runtime.settings
+    state.runtime = runtime
+    state.mirror = TranscriptionMirror(runtime.api, settings.namespace)
+    state.ready.set()
+    sources = FileSources(settings.root, settings.transcription_completed_ttl_seconds)
+    while True:
+        try:
+            await asyncio.to_thread(_sync_once, runtime, state.mirror, sources)
+        except Exception:
+            log.exception("mirroring the files as Transcriptions failed; trying again")
+        await asyncio.sleep(settings.scan_interval_seconds)
+
+
+def _sync_once(runtime: Runtime, mirror: TranscriptionMirror, sources: FileSources) -> None:
+    with runtime.lock:
+        if not runtime.leading:
+            return
+        snap = snapshot(runtime.controller)
+    counts = mirror.sync(sources.desired(snap, utc_now()))
+    if counts.created or counts.deleted or counts.failed:
+        log.info(
+            "transcriptions: %d created, %d patched, %d deleted, %d failed",
+            counts.created, counts.patched, counts.deleted, counts.failed,
+        )  # fmt: skip
+
+
+@kopf.on.event("kubescribe.io", "v1alpha1", "transcriptions")
+async def transcription_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    state: MirrorState = memo.transcriptions
+    # A standby leaves events for later: kopf delivers the latest state once it leads.
+    await state.ready.wait()
+    assert state.runtime is not None and state.mirror is not None
+    body = event["object"]
+    kind = event.get("type")
+    if is_managed(body):
+        state.mirror.observe(body, kind)
+        return
+    if kind == "DELETED" or (body.get("status") or {}).get("phase"):
+        return  # gone, or a request answered already (rejected: recreate it to retry)
+    await asyncio.to_thread(accept_request, state.runtime, state.mirror, body)
+    state.runtime.wake.set()
+
+
+def accept_request(runtime: Runtime, mirror: TranscriptionMirror, body: Mapping[str, Any]) -> None:
+    """A person's Transcription: ask the controller for its file, or say why not."""
+    metadata = body.get("metadata") or {}
+    name = str(metadata.get("name"))
+    api = runtime.api
+    root = runtime.settings.root
+    try:
+        rel = check_request_path(root, (body.get("spec") or {}).get("path"))
+        mirror.adopt(name, rel)
+        with runtime.lock:
+            runtime.controller.request(rel, client_id=str(metadata.get("uid") or name))
+    except (RejectedRequestError, FileNotFoundError) as exc:
+        reason = str(exc) if isinstance(exc, RejectedRequestError) else f"no such file: {exc}"
+        log.info("transcription %s rejected: %s", name, reason)
+        mirror.forget(name)
+        api.patch_transcription_status(name, rejected_status(reason))
+        return
+    log.info("transcription %s asks for %s", name, rel)
+    api.patch_transcription(
+        name,
+        {
+            "metadata": {
+                "labels": transcription_labels(rel, ORIGIN_REQUEST),
+                "annotations": {ANNOTATION_PATH: rel},
+            }
+        },
+    )
+    mirror.write_status(name, status_on_disk(root, rel))

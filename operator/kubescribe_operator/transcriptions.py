@@ -1,0 +1,630 @@
+"""The Transcription custom resource: a mirror of the status files, for kubectl.
+
+The status files on the volume stay the truth; a Transcription only shows them
+(``kubectl get transcriptions``, ``kubectl describe transcription ...``). The mirror holds
+one object per file that is queued, processing, failed (waiting for its retry) or in
+``manual/``, and per completed file for ``transcription_completed_ttl_seconds``.
+
+Pure functions build names, objects and statuses (unit-tested); :class:`FileSources`
+gathers what to show from the controller's in-memory index (no extra scan of the
+volume) plus the few files it reads itself (a new ``.result`` once, ``manual/``); and
+:class:`TranscriptionMirror` creates, patches and deletes objects through
+:class:`~.kube_api.KubeApi`, only where something changed: a file costs one create, one
+status patch per change the mirror shows (phase, attempt, stage, progress in steps of
+:data:`PROGRESS_STEP`), and one delete.
+
+A Transcription that a person creates (no ``managed-by`` label, a ``spec.path``) is an
+API request for that file: :func:`check_request_path` vets the path, the controller
+raises the file's priority, and the mirror keeps that object's status up to date too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from kubescribe_protocol.atomic import StatusFileError, read_model
+from kubescribe_protocol.models import FileStatus, InProgress, Priority, Result, format_time
+from kubescribe_protocol.names import (
+    IN_PROGRESS_SUFFIX,
+    MANUAL_DIR,
+    in_progress_path,
+    is_hidden_or_temporary,
+    is_media_name,
+    result_path,
+)
+
+from .jobs import (
+    APP_NAME,
+    LABEL_COMPONENT,
+    LABEL_FILE_HASH,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+    LABEL_PART_OF,
+    MANAGED_BY,
+    path_hash,
+)
+from .kube_api import TRANSCRIPTION_GROUP, TRANSCRIPTION_VERSION, KubeApi, KubeApiError
+
+if TYPE_CHECKING:
+    from .core.controller import Controller
+
+log = logging.getLogger("kubescribe.transcriptions")
+
+API_VERSION = f"{TRANSCRIPTION_GROUP}/{TRANSCRIPTION_VERSION}"
+KIND = "Transcription"
+COMPONENT = "transcription"
+#: Who made the object: the mirror (``scan``) or a person asking for the file (``request``).
+LABEL_ORIGIN = "kubescribe.io/origin"
+ORIGIN_MIRROR = "mirror"
+ORIGIN_REQUEST = "request"
+ANNOTATION_PATH = "kubescribe.io/path"
+#: The labels of every Transcription the operator manages (made or adopted).
+MIRROR_SELECTOR = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT}
+
+#: Progress is shown in steps of this many percent: a worker may write its percentage
+#: often, and each change shown costs an API call.
+PROGRESS_STEP = 10
+#: Characters of the transcript shown in ``status.result.text``.
+EXCERPT_CHARS = 300
+#: Characters of an error's details shown in ``status.error.details``.
+DETAILS_CHARS = 1000
+
+_NAME_PREFIX = "tr"
+_HASH_LENGTH = 12
+_MAX_NAME = 63
+_NOT_DNS = re.compile(r"[^a-z0-9]+")
+
+
+class Phase(StrEnum):
+    """``status.phase``: where the file stands."""
+
+    QUEUED = "Queued"  # found or requested; waits for a free slot
+    PROCESSING = "Processing"  # an attempt runs
+    FAILED = "Failed"  # an attempt failed; the next one waits for its backoff
+    MANUAL = "Manual"  # moved to manual/: a person must look at it
+    COMPLETED = "Completed"  # the .result is there
+    REJECTED = "Rejected"  # a request the operator cannot serve (bad path, no file)
+
+
+class RejectedRequestError(ValueError):
+    """A Transcription names a path the operator will not (or cannot) transcribe."""
+
+
+# --- pure builders -------------------------------------------------------------------------
+
+
+def transcription_name(path: str) -> str:
+    """A DNS-1123 label for the file at ``path``: ``tr-<readable stem>-<hash>``.
+
+    The hash of the path makes it unique and stable across operator restarts; the stem
+    only helps a person reading ``kubectl get transcriptions``.
+    """
+    suffix = f"-{path_hash(path)[:_HASH_LENGTH]}"
+    stem = _NOT_DNS.sub("-", path.rsplit("/", 1)[-1].lower()).strip("-")
+    stem = stem[: _MAX_NAME - len(_NAME_PREFIX) - 1 - len(suffix)].strip("-")
+    return f"{_NAME_PREFIX}-{stem}{suffix}" if stem else f"{_NAME_PREFIX}{suffix}"
+
+
+def transcription_labels(path: str, origin: str) -> dict[str, str]:
+    return {
+        LABEL_NAME: APP_NAME,
+        LABEL_PART_OF: APP_NAME,
+        **MIRROR_SELECTOR,
+        LABEL_FILE_HASH: path_hash(path),
+        LABEL_ORIGIN: origin,
+    }
+
+
+def build_transcription(path: str, namespace: str) -> dict[str, Any]:
+    """The object the mirror creates for ``path`` (its status is patched after the create:
+    the API ignores ``status`` on create when the status subresource is on)."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {
+            "name": transcription_name(path),
+            "namespace": namespace,
+            "labels": transcription_labels(path, ORIGIN_MIRROR),
+            "annotations": {ANNOTATION_PATH: path},
+        },
+        "spec": {"path": path},
+    }
+
+
+def _percentage(value: int) -> int:
+    return max(0, min(100, value // PROGRESS_STEP * PROGRESS_STEP))
+
+
+def _error(status: InProgress) -> dict[str, Any] | None:
+    error = status.error
+    if error is None:
+        return None
+    shown: dict[str, Any] = {
+        "code": str(error.code),
+        "message": error.message,
+        "timestamp": format_time(error.timestamp),
+    }
+    if error.details:
+        shown["details"] = error.details[:DETAILS_CHARS]
+    if error.retry_after is not None:
+        shown["retryAfterSeconds"] = round(error.retry_after, 1)
+    return shown
+
+
+def status_of_file(status: InProgress | None) -> dict[str, Any]:
+    """The Transcription status of a file that is not completed and not in ``manual/``:
+    its ``.in_progress`` (None: the scan found the audio alone)."""
+    if status is None:
+        return {
+            "phase": Phase.QUEUED.value,
+            "message": "found by the scan; waits to be taken",
+            "attempt": 0,
+            "priority": Priority.AUTO_SCAN.value,
+            "progress": {"stage": "waiting", "percentage": 0},
+        }
+    shown: dict[str, Any] = {
+        "attempt": status.attempt,
+        "priority": status.priority.value,
+        "queuedAt": format_time(status.start_time),
+    }
+    progress = status.progress
+    stage = progress.stage.value if progress is not None else "waiting"
+    percentage = _percentage(progress.percentage) if progress is not None else 0
+    error = _error(status)
+    if status.status is FileStatus.PROCESSING:
+        shown["phase"] = Phase.PROCESSING.value
+        shown["message"] = f"attempt {status.attempt}: {stage}"
+    elif status.status is FileStatus.ERROR and error is not None:
+        shown["phase"] = Phase.FAILED.value
+        retry = error.get("retryAfterSeconds")
+        after = f"; next attempt after {retry} s" if retry is not None else ""
+        shown["message"] = f"attempt {status.attempt} failed ({error['code']}){after}"
+    else:
+        shown["phase"] = Phase.QUEUED.value
+        who = "an API request" if status.priority is Priority.API_REQUEST else "the scan"
+        shown["message"] = f"queued by {who}; waits for a free slot"
+    shown["progress"] = {"stage": stage, "percentage": percentage}
+    if error is not None:
+        shown["error"] = error
+    return shown
+
+
+def status_of_manual(status: InProgress, manual_path: str) -> dict[str, Any]:
+    """The status of a file in ``manual/`` (``status`` is its moved ``.in_progress``)."""
+    shown = status_of_file(status)
+    shown["phase"] = Phase.MANUAL.value
+    shown["manualPath"] = manual_path
+    error = shown.get("error")
+    reason = f" ({error['code']}: {error['message']})" if error else ""
+    shown["message"] = f"moved to {manual_path}{reason}; a person must look at it"
+    return shown
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    cut = text[:EXCERPT_CHARS].rsplit(" ", 1)[0]
+    return cut + " …"
+
+
+def result_summary(result: Result) -> dict[str, Any]:
+    """What ``kubectl describe`` shows of a ``.result``: a summary, not the transcript."""
+    metadata = result.metadata
+    duration = result.duration_seconds
+    if duration is None:
+        duration = metadata.duration_seconds
+    summary: dict[str, Any] = {
+        "text": _excerpt(result.transcription.text),
+        "wordCount": metadata.word_count,
+        "segmentCount": metadata.segment_count,
+        "model": result.settings.model_size,
+    }
+    if duration is not None:
+        summary["durationSeconds"] = round(duration, 2)
+    if metadata.language_detected:
+        summary["language"] = metadata.language_detected
+    if metadata.confidence is not None:
+        summary["confidence"] = round(metadata.confidence, 3)
+    if result.processing_time_seconds is not None:
+        summary["processingSeconds"] = round(result.processing_time_seconds, 2)
+    return summary
+
+
+def status_of_result(result: Result | None, completed_at: datetime) -> dict[str, Any]:
+    """The status of a completed file (``result`` None: its ``.result`` did not read)."""
+    shown: dict[str, Any] = {
+        "phase": Phase.COMPLETED.value,
+        "progress": {"stage": "done", "percentage": 100},
+        "completedAt": format_time(completed_at),
+    }
+    if result is None:
+        shown["message"] = "completed; the .result could not be read"
+        return shown
+    summary = result_summary(result)
+    stats = result.processing_stats
+    shown["attempt"] = stats.total_attempts if stats is not None else 1
+    shown["result"] = summary
+    duration = summary.get("durationSeconds")
+    language = summary.get("language")
+    shown["message"] = (
+        f"{summary['wordCount']} words"
+        + (f" from {duration} s of audio" if duration is not None else "")
+        + (f", language {language}" if language else "")
+    )
+    return shown
+
+
+def rejected_status(reason: str) -> dict[str, Any]:
+    return {"phase": Phase.REJECTED.value, "message": reason}
+
+
+def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) that turns ``old`` into ``new``; empty when equal."""
+    patch: dict[str, Any] = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            inner = merge_patch(before, value)
+            if inner:
+                patch[key] = inner
+        elif value != before or key not in old:
+            patch[key] = value
+    return patch
+
+
+def check_request_path(root: Path, path: object) -> str:
+    """The relative path a Transcription's ``spec.path`` names, vetted; raises
+    :class:`RejectedRequestError` with a message for the object's status otherwise."""
+    if not isinstance(path, str) or not path.strip():
+        raise RejectedRequestError("spec.path is empty: name a file relative to the watched folder")
+    if path.startswith("/") or "\\" in path:
+        raise RejectedRequestError(f"spec.path {path!r} must be relative to the watched folder")
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise RejectedRequestError(f"spec.path {path!r} must not contain '..', '.' or '//'")
+    if parts[0] == MANUAL_DIR:
+        raise RejectedRequestError(
+            f"{path} is in {MANUAL_DIR}/, waiting for a person: move it back to ask again"
+        )
+    if any(is_hidden_or_temporary(part) for part in parts):
+        raise RejectedRequestError(f"{path} is a hidden or temporary file")
+    if not is_media_name(parts[-1]):
+        raise RejectedRequestError(f"{path} does not have an audio or video file extension")
+    audio = root / PurePosixPath(path)
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(audio)
+    if not real.startswith(real_root + os.sep):
+        raise RejectedRequestError(f"{path} leads outside the watched folder (a symlink)")
+    if not audio.is_file():
+        raise RejectedRequestError(f"{path}: no such file in the watched folder")
+    return path
+
+
+def status_on_disk(root: Path, rel: str) -> dict[str, Any]:
+    """A file's status read from its status files now (a request just made)."""
+    audio = root / rel
+    try:
+        result = read_model(result_path(audio), Result)
+        if result is not None:
+            completed = (
+                result.processing_end
+                or datetime.fromtimestamp(result_path(audio).stat().st_mtime).astimezone()
+            )
+            return status_of_result(result, completed)
+        return status_of_file(read_model(in_progress_path(audio), InProgress))
+    except (OSError, StatusFileError) as exc:
+        return status_of_file(None) | {"message": f"status files unreadable: {exc}"}
+
+
+# --- what to show: from the controller, plus a few reads of its own -----------------------
+
+
+@dataclass(slots=True)
+class _Completed:
+    completed_at: datetime
+    status: dict[str, Any] | None  # None once the TTL ran out: not shown, not kept
+
+
+@dataclass(slots=True)
+class _Manual:
+    mtime_ns: int
+    path: str
+    status: dict[str, Any]
+
+
+@dataclass
+class Snapshot:
+    """What the controller knows, copied under its lock."""
+
+    open: dict[str, dict[str, Any]]
+    completed: list[str]
+
+
+def snapshot(controller: Controller) -> Snapshot:
+    """Statuses of the files the controller has open, and the paths it knows completed.
+    Cheap, no IO: call it under the lock the controller's tick runs under."""
+    shown: dict[str, dict[str, Any]] = {}
+    completed: list[str] = []
+    for rel, entry in controller.index.items():
+        if entry.has_result:
+            completed.append(rel)
+        elif entry.status is not None or entry.in_progress_mtime_ns is None:
+            # An .in_progress that does not read is left for a person; shown once it reads.
+            shown[rel] = status_of_file(entry.status)
+    return Snapshot(shown, completed)
+
+
+@dataclass
+class FileSources:
+    """Completed and ``manual/`` files, read from the volume and cached."""
+
+    root: Path
+    completed_ttl_seconds: float
+    _completed: dict[str, _Completed] = field(default_factory=dict)
+    _manual: dict[str, _Manual] = field(default_factory=dict)
+
+    def desired(self, snap: Snapshot, now: datetime) -> dict[str, dict[str, Any]]:
+        """Every file to show, by path, with its status."""
+        shown = dict(snap.open)
+        for rel, status in self._completed_statuses(snap.completed, now):
+            shown.setdefault(rel, status)
+        for manual_rel, item in sorted(self._scan_manual().items()):
+            # An active file of the same name wins; the one in manual/ is shown by its
+            # manual path then.
+            key = item.path if item.path not in shown else manual_rel
+            shown.setdefault(key, item.status)
+        return shown
+
+    def _completed_statuses(
+        self, rels: Iterable[str], now: datetime
+    ) -> Iterable[tuple[str, dict[str, Any]]]:
+        ttl = self.completed_ttl_seconds
+        present = set()
+        for rel in rels:
+            present.add(rel)
+            known = self._completed.get(rel)
+            if known is None:
+                known = self._completed[rel] = self._read_completed(rel, now)
+            if known.status is None:
+                continue
+            if (now - known.completed_at).total_seconds() > ttl:
+                known.status = None  # past its TTL: drop the summary, keep the date
+                continue
+            yield rel, known.status
+        for rel in [rel for rel in self._completed if rel not in present]:
+            del self._completed[rel]
+
+    def _read_completed(self, rel: str, now: datetime) -> _Completed:
+        path = result_path(self.root / rel)
+        try:
+            mtime = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+        except OSError:
+            return _Completed(now, None)
+        if (now - mtime).total_seconds() > self.completed_ttl_seconds:
+            # Completed long ago (an operator restart over a full volume): no read at all.
+            return _Completed(mtime, None)
+        try:
+            result = read_model(path, Result)
+        except StatusFileError as exc:
+            log.warning("cannot read %s: %s", path, exc)
+            result = None
+        completed_at = (result.processing_end if result is not None else None) or mtime
+        return _Completed(completed_at, status_of_result(result, completed_at))
+
+    def _scan_manual(self) -> dict[str, _Manual]:
+        """The ``.in_progress`` files under ``manual/``, re-read only when they change."""
+        found: dict[str, _Manual] = {}
+        top = self.root / MANUAL_DIR
+        for folder, _dirs, names in os.walk(top):
+            for name in names:
+                if not name.endswith(IN_PROGRESS_SUFFIX) or is_hidden_or_temporary(name):
+                    continue
+                status_file = Path(folder) / name
+                manual_rel = status_file.relative_to(self.root).as_posix()
+                manual_rel = manual_rel[: -len(IN_PROGRESS_SUFFIX)]
+                try:
+                    mtime = status_file.stat().st_mtime_ns
+                except FileNotFoundError:
+                    continue
+                known = self._manual.get(manual_rel)
+                if known is None or known.mtime_ns != mtime:
+                    known = self._read_manual(status_file, manual_rel, mtime)
+                if known is not None:
+                    found[manual_rel] = known
+        self._manual = found
+        return found
+
+    @staticmethod
+    def _read_manual(status_file: Path, manual_rel: str, mtime: int) -> _Manual | None:
+        try:
+            status = read_model(status_file, InProgress)
+        except StatusFileError as exc:
+            log.warning("cannot read %s: %s", status_file, exc)
+            return None
+        if status is None:
+            return None
+        original = status.path or manual_rel.removeprefix(f"{MANUAL_DIR}/")
+        return _Manual(mtime, original, status_of_manual(status, manual_rel))
+
+
+# --- the objects in the API ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Known:
+    """What the mirror knows of one Transcription in the API."""
+
+    path: str
+    origin: str
+    status: dict[str, Any]
+
+
+@dataclass
+class SyncCounts:
+    created: int = 0
+    patched: int = 0
+    deleted: int = 0
+    failed: int = 0
+
+
+def _known_of(body: Mapping[str, Any]) -> _Known | None:
+    metadata = body.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    path = (body.get("spec") or {}).get("path")
+    if not isinstance(path, str):
+        return None
+    return _Known(
+        path, str(labels.get(LABEL_ORIGIN, ORIGIN_MIRROR)), dict(body.get("status") or {})
+    )
+
+
+def is_managed(body: Mapping[str, Any]) -> bool:
+    labels = (body.get("metadata") or {}).get("labels") or {}
+    return all(labels.get(key) == value for key, value in MIRROR_SELECTOR.items())
+
+
+class TranscriptionMirror:
+    """Keeps the Transcriptions in the API in step with what the files say.
+
+    It trusts its own writes: after the first list, an object's status is what the
+    mirror last wrote, so an unchanged file costs no call. Watch events (:meth:`observe`)
+    only add objects it did not know (a person's request) and drop deleted ones (a
+    mirrored object someone deleted comes back on the next sync).
+    """
+
+    def __init__(self, api: KubeApi, namespace: str) -> None:
+        self.api = api
+        self.namespace = namespace
+        self._known: dict[str, _Known] = {}
+        self._listed = False
+        #: False when the API has no Transcription resource (the CRD is not installed).
+        self.available = True
+        self._lock = threading.Lock()
+
+    # Called from kopf's event loop (watch events) and from the sync thread.
+    def observe(self, body: Mapping[str, Any], event_type: str | None) -> None:
+        name = (body.get("metadata") or {}).get("name")
+        if not name:
+            return
+        with self._lock:
+            if event_type == "DELETED":
+                self._known.pop(name, None)
+            elif name not in self._known and is_managed(body):
+                known = _known_of(body)
+                if known is not None:
+                    self._known[name] = known
+
+    def adopt(self, name: str, path: str) -> None:
+        """Take a person's Transcription of ``path`` as that file's object."""
+        with self._lock:
+            self._known[name] = _Known(path, ORIGIN_REQUEST, {})
+
+    def known_names(self) -> dict[str, str]:
+        """Name -> path of every object the mirror knows (for tests and logs)."""
+        with self._lock:
+            return {name: known.path for name, known in self._known.items()}
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._known.pop(name, None)
+
+    def write_status(self, name: str, status: dict[str, Any]) -> bool:
+        """Set an object's status to ``status``: one patch of what differs from what the
+        mirror last wrote, none when nothing does. False when the object is gone."""
+        with self._lock:
+            item = self._known.get(name)
+            before = dict(item.status) if item is not None else {}
+        patch = merge_patch(before, status)
+        if not patch:
+            return True
+        if self.api.patch_transcription_status(name, patch) is None:
+            self.forget(name)  # deleted meanwhile; a mirrored one is recreated next sync
+            return False
+        with self._lock:
+            item = self._known.get(name)
+            if item is not None:
+                item.status = status
+        return True
+
+    def sync(self, desired: Mapping[str, dict[str, Any]]) -> SyncCounts:
+        """Create, patch and delete so that the API shows ``desired`` (path -> status).
+        A failed call is logged and tried again on the next sync; it never raises."""
+        counts = SyncCounts()
+        if not self.available or not self._list_once():
+            return counts
+        with self._lock:
+            known = {
+                name: (item.path, item.origin, item.status) for name, item in self._known.items()
+            }
+        by_path: dict[str, list[str]] = {}
+        for name, (path, _origin, _status) in known.items():
+            by_path.setdefault(path, []).append(name)
+        for path, status in desired.items():
+            try:
+                names = by_path.get(path)
+                if not names:
+                    self._create(path, status)
+                    counts.created += 1
+                for name in names or []:
+                    if merge_patch(known[name][2], status):
+                        counts.patched += int(self.write_status(name, status))
+            except KubeApiError as exc:
+                counts.failed += 1
+                log.warning("cannot mirror %s: %s", path, exc)
+        for name, (path, origin, _status) in known.items():
+            # A person's request stays theirs to delete; it keeps its last status.
+            if path in desired or origin != ORIGIN_MIRROR:
+                continue
+            try:
+                self.api.delete_transcription(name)
+                counts.deleted += 1
+            except KubeApiError as exc:
+                counts.failed += 1
+                log.warning("cannot delete transcription %s: %s", name, exc)
+                continue
+            self.forget(name)
+        return counts
+
+    def _list_once(self) -> bool:
+        if self._listed:
+            return True
+        try:
+            items = self.api.list_transcriptions(MIRROR_SELECTOR)
+        except KubeApiError as exc:
+            log.warning("cannot list transcriptions (trying again next time): %s", exc)
+            return False
+        if items is None:
+            log.warning(
+                "the API has no %s resource (is the CRD installed?): not mirroring files",
+                f"transcriptions.{TRANSCRIPTION_GROUP}",
+            )
+            self.available = False
+            return False
+        with self._lock:
+            for body in items:
+                name = (body.get("metadata") or {}).get("name")
+                known = _known_of(body)
+                if name and known is not None:
+                    self._known[name] = known
+        self._listed = True
+        return True
+
+    def _create(self, path: str, status: dict[str, Any]) -> None:
+        body = build_transcription(path, self.namespace)
+        name = body["metadata"]["name"]
+        if self.api.create_transcription(body) is None:
+            # It exists (its watch event not seen yet): its status is unknown, so set it all.
+            log.info("transcription %s exists already; setting its status", name)
+        with self._lock:
+            self._known[name] = _Known(path, ORIGIN_MIRROR, {})
+        self.write_status(name, status)
