@@ -89,7 +89,7 @@ def run(files: int, parallel: int, scan_interval: float, workdir: Path) -> dict[
                 load_api_client(str(kubeconfig)),
                 workdir / "pods",
                 fault_rule=lambda path, attempt: Fault("standin"),
-                poll_seconds=1.0,
+                poll_seconds=0.5,
                 user_agent=KUBELET_AGENT,
             )
             (workdir / "pods").mkdir()
