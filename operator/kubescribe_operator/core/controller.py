@@ -48,6 +48,9 @@ log = logging.getLogger("kubescribe.core")
 #: A runner missing from ``executor.live()`` this soon after its start may just not be
 #: visible yet (a Job watch lags behind the create); later, it is gone.
 VANISH_GRACE = timedelta(seconds=30)
+#: How often the open files are swept (stale, cancelled, ready to start) when nothing
+#: changed; any change (a scan, an ended attempt, a write) sweeps at the next tick.
+SWEEP_INTERVAL = timedelta(seconds=1)
 #: An atomic write takes milliseconds; a temporary file this old belongs to a writer that
 #: was killed mid-write, and nothing will ever rename it.
 ABANDONED_TEMP_SECONDS = 60.0
@@ -111,6 +114,12 @@ class Controller:
         self._deferred_requests: dict[str, list[str | None]] = {}
         self._recovered = False
         self._last_scan: datetime | None = None
+        #: A sweep over the open files costs time on a root with a large backlog: it runs
+        #: when something changed (``_dirty``), else once per SWEEP_INTERVAL.
+        self._dirty = True
+        self._last_sweep: datetime | None = None
+        #: Error files judged retryable, by the mtime of the .in_progress judged.
+        self._judged: dict[str, int | None] = {}
         #: When False, tick() starts nothing new (a graceful shutdown is under way).
         self.accepting = True
         #: Told of scans, starts, completions, retries and moves to manual/ (the API).
@@ -172,12 +181,16 @@ class Controller:
             if gone and now - run.started > VANISH_GRACE:
                 self.on_attempt_end(AttemptEnd(run.key, EndReason.VANISHED))
         self._watch_running(now)
-        self._clean_up(now)
-        if self.accepting:
-            self._start_ready(now)
+        if self._dirty or self._last_sweep is None or now - self._last_sweep >= SWEEP_INTERVAL:
+            self._dirty = False
+            self._last_sweep = now
+            self._clean_up(now)
+            if self.accepting:
+                self._start_ready(now)
 
     def on_attempt_end(self, end: AttemptEnd) -> None:
         """Record an attempt's end and decide the file's next step."""
+        self._dirty = True
         run = self.running.get(end.key.path)
         stop_code = None
         if run is not None and run.key == end.key:
@@ -298,7 +311,9 @@ class Controller:
         for rel in [rel for rel in self.index if rel not in present and rel not in self.running]:
             del self.index[rel]
         self.open = {rel: entry for rel, entry in self.index.items() if not entry.has_result}
+        self._judged = {rel: mtime for rel, mtime in self._judged.items() if rel in self.open}
         self._last_scan = now
+        self._dirty = True
         self._emit(CoreEvent(EventKind.SCANNED, seconds=time.monotonic() - began))
 
     def _read(self, rel: str) -> InProgress | None:
@@ -372,9 +387,14 @@ class Controller:
                 self._to_manual(entry, self._fresh(entry) or status, error)
             elif self._age(status, now) > stale:
                 self._to_manual_stale(entry, self._fresh(entry) or status, now)
-            elif status.status is FileStatus.ERROR and status.error is not None:
+            elif (
+                status.status is FileStatus.ERROR
+                and status.error is not None
+                and self._judged.get(entry.rel) != entry.in_progress_mtime_ns
+            ):
                 # An error the worker wrote while no controller watched (it crashed before
                 # reconciling) has not been judged yet: a bad input must not be retried.
+                self._judged[entry.rel] = entry.in_progress_mtime_ns
                 decision = decide(
                     status.model_copy(deep=True),
                     status.error.model_copy(),
@@ -569,6 +589,8 @@ class Controller:
         status.status = FileStatus.ERROR
         status.error = error
         status.updated_at = error.timestamp
+        self._dirty = True
+        self._judged.pop(entry.rel, None)
         target = move_to_manual(self.root, entry.rel, status)
         self.index.pop(entry.rel, None)
         self.open.pop(entry.rel, None)
@@ -601,6 +623,7 @@ class Controller:
     def _write(self, rel: str, status: InProgress) -> None:
         target = in_progress_path(self.root / rel)
         write_model(target, status)
+        self._dirty = True
         entry = self.index.get(rel)
         if entry is not None:
             entry.status = status
