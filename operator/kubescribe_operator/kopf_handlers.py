@@ -108,6 +108,15 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         leader=LeaderElection(api, identity, lease_seconds=config.leader_lease_seconds),
     )
     memo.runtime = runtime
+    if config.api_enabled:
+        # The HTTP API shares the core's lock; a standby answers 503 on /readyz and to
+        # writes, so a Service routes to the leader only.
+        from .api.server import ApiServer
+
+        memo.http_api = ApiServer(
+            runtime.controller, runtime.lock, ready=lambda: runtime.ready.is_set()
+        )
+        await asyncio.to_thread(memo.http_api.start)
     # Waiting for the Lease happens after startup, so that kopf serves the liveness
     # endpoint of a standby too; Job events wait until this operator leads and recovered.
     runtime.tasks = [asyncio.create_task(_lead(runtime), name="kubescribe leader")]
@@ -142,6 +151,9 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         return
     for task in runtime.tasks:
         task.cancel()
+    http_api = getattr(memo, "http_api", None)
+    if http_api is not None:
+        await asyncio.to_thread(http_api.stop)
     for task in runtime.tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -24,6 +24,8 @@ def register(subparsers: Any) -> None:
         help="serve the liveness endpoint here, e.g. http://0.0.0.0:8080/healthz",
     )
     parser.add_argument("--verbose", action="store_true", help="debug logs")
+    parser.add_argument("--api", action="store_true",
+                        help="serve the HTTP API (as KUBESCRIBE_API_ENABLED=true)")  # fmt: skip
     parser.set_defaults(handler=run_operator)
 
 
@@ -42,5 +44,7 @@ def run_operator(args: argparse.Namespace) -> int:
     namespace = args.namespace or os.environ.get("KUBESCRIBE_NAMESPACE") or "default"
     # The core reads its settings from the environment: one namespace for both.
     os.environ["KUBESCRIBE_NAMESPACE"] = namespace
+    if getattr(args, "api", False):
+        os.environ["KUBESCRIBE_API_ENABLED"] = "true"
     kopf_main(args=kopf_args(namespace, args.liveness, args.verbose), standalone_mode=True)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +22,10 @@ volume), follow it, read its transcript, cancel or retry it; and an OpenAI-compa
 """
 
 
+#: Room for the multipart envelope and form fields around an upload of the largest size.
+MULTIPART_SLACK = 64 * 1024
+
+
 def _version() -> str:
     try:
         return version("kubescribe")
@@ -35,8 +40,17 @@ def _problem(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def create_app(ctx: ApiContext) -> FastAPI:
-    app = FastAPI(title="kubescribe", version=_version(), description=DESCRIPTION)
+def create_app(ctx: ApiContext | None) -> FastAPI:
+    """The application; ``ctx`` None builds it for its OpenAPI document only."""
+    # The document is served below, behind the token like everything but health.
+    app = FastAPI(
+        title="kubescribe",
+        version=_version(),
+        description=DESCRIPTION,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.kubescribe = ctx
 
     @app.exception_handler(ActionError)
@@ -50,6 +64,18 @@ def create_app(ctx: ApiContext) -> FastAPI:
             for error in exc.errors()
         )
         return _problem(422, "invalid_parameters", problems or "the request does not validate")
+
+    @app.middleware("http")
+    async def refuse_oversized(request: Request, call_next: Any) -> Any:
+        # A declared length past the limit is refused before the body is read; a body
+        # that lies about its length is cut off while it is stored (uploads.py).
+        length = request.headers.get("content-length", "")
+        if ctx is not None and length.isdigit():
+            limit = ctx.facade.settings.max_upload_mb * 1024 * 1024 + MULTIPART_SLACK
+            if int(length) > limit:
+                return _problem(413, "too_large", f"uploads are limited to "
+                                f"{ctx.facade.settings.max_upload_mb} MiB")  # fmt: skip
+        return await call_next(request)
 
     app.include_router(routes.router)
     app.include_router(openai_compat.router)
@@ -86,4 +112,23 @@ def create_app(ctx: ApiContext) -> FastAPI:
     async def metrics(ctx: Ctx) -> Response:
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Authorized])
+    async def openapi_document() -> JSONResponse:
+        return JSONResponse(openapi(app))
+
     return app
+
+
+def openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document (FastAPI builds it from routes when openapi_url is None too)."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        app.openapi_schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            openapi_version=app.openapi_version,
+            description=app.description,
+            routes=app.routes,
+        )
+    return app.openapi_schema

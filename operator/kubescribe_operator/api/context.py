@@ -133,9 +133,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         413: "the upload is larger than max_upload_mb",
         415: "the upload is not audio, or its extension is not a media one",
         422: "a parameter does not validate",
+        503: "the controller is starting, or this operator is a standby",
     }.items()
 }
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: ERRORS[code] for code in (401, 422, *codes)}
+
+
+def write_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Errors of a request that writes (refused by a standby)."""
+    return errors(503, *codes)

@@ -58,6 +58,11 @@ class Facade:
 
     # ----------------------------------------------------------------- requests
 
+    def _leading(self) -> None:
+        """A standby operator (or one still recovering) must not write: 503."""
+        if not self.ready():
+            raise ActionError(503, "not_ready", "the controller is starting or is a standby")
+
     def submit(
         self,
         rel: str,
@@ -69,6 +74,7 @@ class Facade:
         """An API request for the file at ``rel``: priority ``api_request``, the client in
         ``api_clients``, settings overridden while no attempt runs. Queued files are
         promoted; a completed file is answered at once."""
+        self._leading()
         with self.lock:
             try:
                 self.controller.request(rel, client_id)
@@ -99,6 +105,7 @@ class Facade:
         write_model(path, status)
 
     def cancel(self, rel: str) -> Located:
+        self._leading()
         with self.lock:
             found = locate(self.root, rel)
             if found.state in (FileState.COMPLETED, FileState.MANUAL):
@@ -107,6 +114,7 @@ class Facade:
         return locate(self.root, rel)
 
     def retry(self, rel: str, client_id: str) -> Located:
+        self._leading()
         with self.lock:
             retry_from_manual(self.root, rel, client_id)
             self.controller.rescan()

@@ -21,7 +21,7 @@ from kubescribe_protocol.render import MEDIA_TYPES
 
 from ..file_actions import ActionError, render_result, transcription_id
 from . import schemas
-from .context import Authorized, ClientId, Ctx, errors, finished_result, wait_for_end
+from .context import Authorized, ClientId, Ctx, finished_result, wait_for_end, write_errors
 from .routes import settings_overrides
 from .uploads import store_upload
 
@@ -70,7 +70,7 @@ def verbose(result: Result) -> schemas.OpenAIVerbose:
             },
             "description": "the transcript in response_format",
         },
-        **errors(400, 409, 413, 415),
+        **write_errors(400, 409, 413, 415),
         504: {"model": schemas.ErrorBody, "description": "no result within openai_wait_seconds"},
     },
     response_class=Response,

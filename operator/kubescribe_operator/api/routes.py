@@ -36,6 +36,7 @@ from .context import (
     links,
     view_of,
     wait_for_end,
+    write_errors,
 )
 from .uploads import store_upload
 
@@ -116,7 +117,7 @@ async def named_or_uploaded(ctx: Ctx, file: UploadFile | None, path: str | None)
     "/transcriptions",
     status_code=202,
     response_model=schemas.Accepted,
-    responses=errors(400, 404, 413, 415),
+    responses=write_errors(400, 404, 413, 415),
     summary="Transcribe an uploaded file or one already on the volume, first in the queue",
 )
 async def create_transcription(
@@ -245,7 +246,7 @@ async def get_events(
 @router.delete(
     "/transcriptions/{file_id}",
     response_model=schemas.TranscriptionView,
-    responses=errors(404, 409),
+    responses=write_errors(404, 409),
     summary="Cancel: should_continue becomes false, a running attempt stops, the file "
     "goes to manual/ (error cancelled)",
 )
@@ -259,7 +260,7 @@ async def cancel_transcription(ctx: Ctx, file_id: str) -> schemas.TranscriptionV
     "/transcriptions/{file_id}/retry",
     status_code=202,
     response_model=schemas.Accepted,
-    responses=errors(404, 409),
+    responses=write_errors(404, 409),
     summary="Take a file back out of manual/, queued first with a fresh budget of attempts",
 )
 async def retry_transcription(ctx: Ctx, client: ClientId, file_id: str) -> JSONResponse:
