@@ -22,6 +22,7 @@ import itertools
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,9 @@ class EmulatorServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         async with StricterEmulator() as emulator, kmock.Server(emulator) as server:
-            emulator.resources.load_bundled()
+            with warnings.catch_warnings():  # kmock 0.8 reads it with a deprecated call
+                warnings.simplefilter("ignore", DeprecationWarning)
+                emulator.resources.load_bundled()
             self.emulator = emulator
             self.url = str(server.url).rstrip("/")
             self._ready.set()

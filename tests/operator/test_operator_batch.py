@@ -98,6 +98,12 @@ def test_a_batch_ends_in_results_retries_and_manual(
     assert len(bad["attempts"]) == 1 and bad["attempts"][0]["exit_code"] == 10
     (bad_job,) = jobs_of(kubelet, "notes.mp3")
 
+    wait_until(
+        lambda: bad_job["metadata"]["name"] in events_by_job(emulator),
+        30,
+        "the Event on the bad file's Job",
+        logs=proc.output,
+    )
     events = events_by_job(emulator)
     assert events.get(jobs_of(kubelet, "retry.wav")[0]["metadata"]["name"]) == ["Retrying"]
     assert events.get(bad_job["metadata"]["name"]) == ["MovedToManual"]

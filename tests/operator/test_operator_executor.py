@@ -179,3 +179,16 @@ def test_of_two_racers_for_an_expired_lease_one_wins(api: KubeApi) -> None:
     assert api.write_lease(fresher)
     assert not api.write_lease(stale)
     assert (api.read_lease(one.name) or {})["spec"]["holderIdentity"] == "three"
+
+
+def test_a_suspended_kueue_job_is_live_until_it_ends(api: KubeApi, root: Path) -> None:
+    executor = KubernetesExecutor(api, ControllerSettings(root=root, kueue_queue_name="gpu"))
+    key = spec(root).key
+    name = executor.start(spec(root))
+    job = api.read_job(name) or {}
+    assert job["spec"]["suspend"] is True
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpu"
+    assert not executor.observe(job, "MODIFIED")
+    restarted = KubernetesExecutor(api, ControllerSettings(root=root, kueue_queue_name="gpu"))
+    restarted.sync()
+    assert restarted.live() == {key} and restarted.collect() == []

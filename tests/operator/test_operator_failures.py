@@ -108,7 +108,14 @@ def test_every_way_a_pod_fails_then_manual_after_max_attempts(
         "worker_died",
     ]
     assert [a["exit_code"] for a in two["attempts"]] == [None, 3, 137]
-    # An Event on each Job: two retries, then the move to manual/.
+    # An Event on each Job: two retries, then the move to manual/ (posted right after
+    # the core moved the file).
+    wait_until(
+        lambda: sum(map(len, events_by_job(emulator).values())) >= 6,
+        30,
+        "six Events",
+        logs=proc.output,
+    )
     events = events_by_job(emulator)
     for rel in ("one.wav", "two.wav"):
         names = [
