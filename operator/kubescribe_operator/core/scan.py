@@ -21,7 +21,6 @@ from kubescribe_protocol.names import (
     MANUAL_DIR,
     MEDIA_EXTENSIONS,
     RESULT_SUFFIX,
-    is_hidden_or_temporary,
 )
 
 
@@ -92,9 +91,9 @@ def scan(root: Path, *, skip_manual: bool = True, prefix: str = "") -> ScanResul
                 if audio_name not in names and _is_media(audio_name):
                     orphans.append(f"{rel_folder}{audio_name}")
                 continue
+            # Temporary names (names.is_hidden_or_temporary: "x.part", "x~", ".x") never
+            # end in a media extension or were skipped above as hidden.
             if name.endswith(RESULT_SUFFIX) or not _is_media(name):
-                continue
-            if is_hidden_or_temporary(name):
                 continue
             if entry.is_symlink():
                 # A folder symlink could loop or show a file twice; a file symlink is
