@@ -27,6 +27,7 @@ import kopf
 
 from kubescribe_protocol.models import utc_now
 
+from .kube_api import KubeApiError
 from .transcriptions import (
     ANNOTATION_PATH,
     ORIGIN_REQUEST,
@@ -55,6 +56,9 @@ class MirrorState:
     runtime: Runtime | None = None
     mirror: TranscriptionMirror | None = None
     task: asyncio.Task[None] | None = None
+    #: Requests answered by this operator (by uid): kopf may hand over an object's
+    #: earlier state again before the answer shows in the watch.
+    answered: set[str] = field(default_factory=set)
 
 
 @kopf.on.startup()
@@ -116,9 +120,17 @@ async def transcription_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -
     if is_managed(body):
         state.mirror.observe(body, kind)
         return
-    if kind == "DELETED" or (body.get("status") or {}).get("phase"):
+    metadata = body.get("metadata") or {}
+    uid = str(metadata.get("uid") or f"{metadata.get('name')}@{metadata.get('creationTimestamp')}")
+    if kind == "DELETED" or (body.get("status") or {}).get("phase") or uid in state.answered:
         return  # gone, or a request answered already (rejected: recreate it to retry)
-    await asyncio.to_thread(accept_request, state.runtime, state.mirror, body)
+    state.answered.add(uid)
+    try:
+        await asyncio.to_thread(accept_request, state.runtime, state.mirror, body)
+    except KubeApiError as exc:
+        # The request itself is on the volume; only its object's labels or status are
+        # behind, and the mirror writes the status on its next pass.
+        log.warning("could not update transcription %s: %s", body.get("metadata"), exc)
     state.runtime.wake.set()
 
 

@@ -569,6 +569,7 @@ class TranscriptionMirror:
         by_path: dict[str, list[str]] = {}
         for name, (path, _origin, _status) in known.items():
             by_path.setdefault(path, []).append(name)
+        requested = {path for path, origin, _status in known.values() if origin == ORIGIN_REQUEST}
         for path, status in desired.items():
             try:
                 names = by_path.get(path)
@@ -582,8 +583,9 @@ class TranscriptionMirror:
                 counts.failed += 1
                 log.warning("cannot mirror %s: %s", path, exc)
         for name, (path, origin, _status) in known.items():
-            # A person's request stays theirs to delete; it keeps its last status.
-            if path in desired or origin != ORIGIN_MIRROR:
+            # A person's request stays theirs to delete; it keeps its last status. The
+            # mirror's own object goes with its file, or when a request shows that file.
+            if origin != ORIGIN_MIRROR or (path in desired and path not in requested):
                 continue
             try:
                 self.api.delete_transcription(name)

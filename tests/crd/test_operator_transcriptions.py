@@ -156,6 +156,19 @@ def test_a_transcription_created_with_kubectl_is_an_api_request(
         lambda: phase(emulator, "urgent") == "Completed", 30, "urgent completed", logs=proc.output
     )
     urgent = shown(emulator)["urgent"]
+    # One object per file: the person's; a mirrored one made before the request was
+    # seen is gone.
+    wait_until(
+        lambda: transcription_name("c.wav") not in shown(emulator),
+        10,
+        "one object",
+        logs=proc.output,
+    )
+    assert proc.output().count("transcription urgent asks for c.wav") == 1
+    # kopf stored nothing on the objects: no finalizer, no state annotation.
+    for obj in shown(emulator).values():
+        assert not obj["metadata"].get("finalizers"), obj["metadata"]
+        assert not any("kopf" in key for key in obj["metadata"].get("annotations") or {})
     assert urgent["metadata"]["labels"]["kubescribe.io/origin"] == "request"
     assert urgent["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kubescribe-operator"
     text = urgent["status"]["result"]["text"]
