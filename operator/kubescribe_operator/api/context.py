@@ -139,7 +139,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: ERRORS[code] for code in (401, 422, *codes)}
+    return {code: ERRORS[code] for code in sorted({400, 401, 422, *codes})}
 
 
 def write_errors(*codes: int) -> dict[int | str, dict[str, Any]]:

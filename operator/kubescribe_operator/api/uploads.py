@@ -23,7 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from kubescribe_protocol.names import MEDIA_EXTENSIONS, is_hidden_or_temporary
+from kubescribe_protocol.names import (
+    MEDIA_EXTENSIONS,
+    in_progress_path,
+    is_hidden_or_temporary,
+    result_path,
+)
 
 from ..file_actions import ActionError, check_rel
 
@@ -144,6 +149,9 @@ def _publish(temp: Path, folder: Path, rel_folder: str, name: str) -> str:
     while True:
         target = folder / candidate
         try:
+            # Status files left by an earlier file of this name would be taken for its.
+            if in_progress_path(target).exists() or result_path(target).exists():
+                raise FileExistsError(target)
             os.link(temp, target)  # never replaces an existing file
         except FileExistsError:
             candidate = f"{pure.stem} ({number}){pure.suffix}"

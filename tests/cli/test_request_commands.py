@@ -1,0 +1,77 @@
+"""``kubescribe cancel|retry|result|status`` on a volume, with no API and, between the
+steps, a real ``kubescribe run --once`` (no worker needed: the file is cancelled)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from speechkit import speak
+
+from kubescribe_protocol.models import InProgress, Priority
+from kubescribe_protocol.names import in_progress_path
+
+
+def kubescribe(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kubescribe_cli", *args], capture_output=True,
+                          text=True, timeout=120, check=False, cwd=cwd)  # fmt: skip
+
+
+def test_cancel_moves_to_manual_and_retry_brings_back(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "talks").mkdir(parents=True)
+    audio = speak(root / "talks" / "one.wav", "One small step.")
+
+    cancelled = kubescribe("cancel", str(audio), "--root", str(root))
+    assert cancelled.returncode == 0, cancelled.stderr
+    status = InProgress.model_validate_json(in_progress_path(audio).read_text())
+    assert status.should_continue is False
+
+    waiting = kubescribe("result", "talks/one.wav", "--root", str(root))
+    assert waiting.returncode == 4 and "pending" in waiting.stderr
+
+    # A controller applies the cancel: the file goes to manual/ with error "cancelled".
+    ran = subprocess.run(
+        [sys.executable, "-m", "kubescribe_cli", "run", str(root), "--once", "--scan-interval",
+         "0.2"], capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert not audio.exists() and (root / "manual/talks/one.wav").is_file(), ran.stderr
+    manual_status = in_progress_path(root / "manual/talks/one.wav").read_text()
+    moved = InProgress.model_validate_json(manual_status)
+    assert moved.error is not None and moved.error.code == "cancelled"
+
+    again = kubescribe("cancel", "talks/one.wav", "--root", str(root))
+    assert again.returncode == 4 and "not_cancellable" in again.stderr
+
+    speak(root / "talks" / "two.wav", "Two small steps.")
+    retried = kubescribe("retry", "manual/talks/one.wav", cwd=root)
+    assert retried.returncode == 0, retried.stderr
+    assert audio.is_file() and not (root / "manual/talks/one.wav").exists()
+    back = InProgress.model_validate_json(in_progress_path(audio).read_text())
+    assert back.should_continue and back.status.value == "queued" and back.attempts == []
+    assert back.error is None and back.priority is Priority.AUTO_SCAN
+    assert (back.__pydantic_extra__ or {})["earlier_runs"][0]["error"]["code"] == "cancelled"
+
+    shown = kubescribe("status", str(root), "--json")
+    rows = {row["path"]: row for row in json.loads(shown.stdout)["files"]}
+    assert rows["talks/one.wav"]["position"] in (1, 2)
+    assert {rows["talks/one.wav"]["position"], rows["talks/two.wav"]["position"]} == {1, 2}
+    # No result measured on this volume yet: no honest ETA.
+    assert rows["talks/one.wav"]["eta_seconds"] is None
+
+
+def test_bad_paths_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    traversal = kubescribe("cancel", "../x.wav", "--root", str(root))
+    assert traversal.returncode == 2 and "path_traversal" in traversal.stderr
+    missing = kubescribe("result", "nothing.wav", "--root", str(root))
+    assert missing.returncode == 3 and "not_found" in missing.stderr
+    outside = tmp_path / "real.wav"
+    speak(outside, "Outside.")
+    (root / "link.wav").symlink_to(outside)
+    linked = kubescribe("cancel", "link.wav", "--root", str(root))
+    assert linked.returncode == 2 and "symlink" in linked.stderr
+    assert not in_progress_path(outside).exists()
