@@ -45,6 +45,8 @@ log = logging.getLogger("kubescribe.operator")
 #: The liveness probe fails when the loop has not ticked for this many scan intervals.
 STALL_INTERVALS = 10
 STALL_FLOOR_SECONDS = 60.0
+#: Jobs created at once, in the background of the core's pass (HTTP requests in flight).
+CREATE_WORKERS = 8
 #: How long a shutdown tries to give the Lease back.
 RELEASE_SECONDS = 5.0
 
@@ -99,7 +101,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.posting.level = logging.WARNING
     identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
     api = KubeApi(await asyncio.to_thread(load_api_client), config.namespace, instance=identity)
-    executor = KubernetesExecutor(api, config)
+    executor = KubernetesExecutor(api, config, create_workers=CREATE_WORKERS)
     runtime = Runtime(
         settings=config,
         api=api,
@@ -108,6 +110,13 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         leader=LeaderElection(api, identity, lease_seconds=config.leader_lease_seconds),
     )
     memo.runtime = runtime
+    # An end found off the event loop (a Job that could not be created) wakes the loop.
+    loop = asyncio.get_running_loop()
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(runtime.wake.set)
+
+    executor.on_end = wake
     if config.api_enabled:
         # The HTTP API shares the core's lock; a standby answers 503 on /readyz and to
         # writes, so a Service routes to the leader only.
@@ -157,6 +166,10 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     for task in runtime.tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    # Jobs being created finish being created (a Job created after the Lease is gone
+    # would still be adopted by the next operator: its .in_progress was written first).
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.to_thread(runtime.executor.shutdown), RELEASE_SECONDS)
     # Running Jobs keep running: the next operator adopts them. Only the Lease goes.
     if runtime.leading:
         with runtime.lock:

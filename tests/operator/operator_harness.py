@@ -74,10 +74,12 @@ OperatorFactory = Callable[..., OperatorProcess]
 
 
 def terminal(root: Path, rel: str) -> str | None:
-    """``completed``, ``manual`` or None for a file under ``root``."""
+    """``completed``, ``manual`` or None for a file under ``root``. A move to ``manual/``
+    is done once the ``.in_progress`` followed the audio (the move is a journal)."""
     if result_path(root / rel).is_file():
         return "completed"
-    if (root / MANUAL_DIR / rel).is_file():
+    moved = root / MANUAL_DIR / rel
+    if moved.is_file() and in_progress_path(moved).is_file():
         return "manual"
     return None
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -77,9 +78,21 @@ class KubernetesExecutor:
         *,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] | None = None,
+        create_workers: int = 0,
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         self.api = api
         self.settings = settings
+        #: With workers, start() returns at once and the Job is created in the background
+        #: (the core starts a whole batch in one pass, under its lock); a failed create
+        #: then comes back as an end. Without, start() creates the Job itself.
+        self._pool = (
+            ThreadPoolExecutor(create_workers, thread_name_prefix="create-job")
+            if create_workers > 0
+            else None
+        )
+        #: Called (from any thread) when an end is queued, to wake whoever collects.
+        self.on_end = on_end
         self._clock = clock
         self._sleep = sleep or threading.Event().wait
         self._lock = threading.Lock()
@@ -106,6 +119,9 @@ class KubernetesExecutor:
             # Before the request: the watch may report the new Job before create returns.
             self._tokens[name] = token
             self._running[name] = spec.key
+        if self._pool is not None:
+            self._pool.submit(self._create_or_report, spec.key, name, token, body)
+            return name
         try:
             self._create(name, token, body)
         except Exception:
@@ -114,6 +130,21 @@ class KubernetesExecutor:
                 self._tokens.pop(name, None)
             raise
         return name
+
+    def _create_or_report(
+        self, key: AttemptKey, name: str, token: str, body: Mapping[str, Any]
+    ) -> None:
+        try:
+            self._create(name, token, body)
+        except Exception as exc:
+            log.exception("could not create job %s", name)
+            detail = f"could not create job {name}: {exc}"
+            self._report(name, token, AttemptEnd(key, EndReason.VANISHED, None, detail), {})
+
+    def shutdown(self) -> None:
+        """Wait for the Jobs being created (at shutdown, and in tests)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def _create(self, name: str, token: str, body: Mapping[str, Any]) -> None:
         for _ in range(_REPLACE_TRIES):
@@ -203,6 +234,8 @@ class KubernetesExecutor:
             self._stopping.pop(name, None)
             self._ends.append(_Ended(end, job))
         log.info("job %s ended: %s %s", name, end.reason, end.detail)
+        if self.on_end is not None:
+            self.on_end()
         return True
 
     # --- Events for people ---------------------------------------------------------------
