@@ -72,7 +72,7 @@ MIRROR_SELECTOR = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT}
 
 #: Progress is shown in steps of this many percent: a worker may write its percentage
 #: often, and each change shown costs an API call.
-PROGRESS_STEP = 10
+PROGRESS_STEP = 25
 #: Characters of the transcript shown in ``status.result.text``.
 EXCERPT_CHARS = 300
 #: Characters of an error's details shown in ``status.error.details``.

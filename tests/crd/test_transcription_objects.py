@@ -171,7 +171,7 @@ def test_printer_columns_show_the_fields_the_mirror_writes() -> None:
         "Path": "talk.wav",
         "Phase": "Processing",
         "Attempt": 2,
-        "Progress": 40,
+        "Progress": 25,
         "Priority": "api_request",
         "Error": None,
         "Age": "2026-01-01T00:00:00Z",
@@ -219,11 +219,11 @@ def test_a_file_found_alone_is_queued_by_the_scan() -> None:
 def test_a_processing_file_shows_its_attempt_and_progress_in_steps() -> None:
     status = status_of_file(processing(47))
     assert status["phase"] == "Processing"
-    assert status["progress"] == {"stage": "processing_audio", "percentage": 40}
+    assert status["progress"] == {"stage": "processing_audio", "percentage": 25}
     assert status["attempt"] == 2
     assert "error" not in status
     # Percentages within one step give the same status: no patch for them.
-    assert status_of_file(processing(41)) == status_of_file(processing(49))
+    assert status_of_file(processing(26)) == status_of_file(processing(49))
     assert status_of_file(processing(50)) != status
     validate(with_status("talk.wav", status))
 
