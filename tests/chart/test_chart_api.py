@@ -336,3 +336,29 @@ def test_notes_tell_how_to_reach_the_api_and_see_transcriptions() -> None:
         "--set", "api.auth.generateToken=true",
     )  # fmt: skip
     assert "WARNING: the API has no token" not in result.stdout.split("NOTES:", 1)[1]
+
+
+def test_the_api_values_become_the_operators_settings(
+    rendered: Rendered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubescribe_operator.settings import ENV_PREFIX, ControllerSettings
+
+    values = load_values("maximal")
+    _pod, container = _operator(rendered["maximal"])
+    for name in [name for name in __import__("os").environ if name.startswith(ENV_PREFIX)]:
+        monkeypatch.delenv(name)
+    for name, value in _env(container).items():
+        if isinstance(value, str):
+            monkeypatch.setenv(name, value)
+    settings = ControllerSettings()
+    api = values["api"]
+    assert settings.api_enabled is True
+    assert (settings.api_host, settings.api_port) == ("0.0.0.0", api["port"])
+    assert settings.api_tokens == []
+    assert str(settings.api_tokens_file).startswith("/etc/kubescribe/")
+    assert settings.upload_dir == api["uploadDir"]
+    assert settings.max_upload_mb == api["maxUploadMb"]
+    assert settings.openai_wait_seconds == api["openaiWaitSeconds"]
+    assert settings.callback_attempts == api["callbackAttempts"]
+    ttl = values["transcriptions"]["completedTtlSeconds"]
+    assert settings.transcription_completed_ttl_seconds == ttl
