@@ -107,8 +107,6 @@ class KubernetesExecutor:
         self._ends: list[_Ended] = []
         #: Ends handed out by the last :meth:`collect`, for :meth:`announce_outcomes`.
         self._collected: list[_Ended] = []
-        #: When each Job was created (by this executor), for the benchmark.
-        self.created_at: dict[str, datetime] = {}
 
     # --- the Executor protocol ----------------------------------------------------------
     def start(self, spec: AttemptSpec) -> str:
@@ -149,7 +147,6 @@ class KubernetesExecutor:
     def _create(self, name: str, token: str, body: Mapping[str, Any]) -> None:
         for _ in range(_REPLACE_TRIES):
             if self.api.create_job(body) is not None:
-                self.created_at[name] = self._clock()
                 return
             # 409: a Job of this name exists. Ours (an operator restart between writing
             # .in_progress and creating the Job) is adopted; a finished leftover of an
@@ -208,7 +205,10 @@ class KubernetesExecutor:
                 return False  # a leftover of the same name, not the current attempt's Job
             if (name, token) in self._reported:
                 if event_type == "DELETED":
+                    # Gone for good (its TTL, or deleted after it ended): forget it, so
+                    # that memory does not grow with every Job ever run.
                     self._tokens.pop(name, None)
+                    self._reported.discard((name, token))
                 return False
             stopping = self._stopping.get(name)
         if job_finished(job):
