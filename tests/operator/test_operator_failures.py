@@ -79,7 +79,10 @@ def test_every_way_a_pod_fails_then_manual_after_max_attempts(
 ) -> None:
     drop(root, "one.wav", 1_700_000_000)
     drop(root, "two.wav", 1_700_000_060)
+    drop(root, "three.wav", 1_700_000_120)
     kubelet.faults = {
+        # A Job that succeeds but leaves no .result is a failed attempt.
+        **{("three.wav", attempt): Fault("exit", 0) for attempt in (1, 2, 3)},
         ("one.wav", 1): Fault("delete"),
         ("one.wav", 2): Fault("deadline"),
         ("one.wav", 3): Fault("oom"),
@@ -89,9 +92,9 @@ def test_every_way_a_pod_fails_then_manual_after_max_attempts(
     }
     proc = operator(parallel=2, max_attempts=3).start()
     wait_until(
-        lambda: terminal(root, "one.wav") == "manual" and terminal(root, "two.wav") == "manual",
+        lambda: all(terminal(root, f"{n}.wav") == "manual" for n in ("one", "two", "three")),
         60,
-        "both files in manual/",
+        "every file in manual/",
         logs=proc.output,
     )
     one = manual_status(root, "one.wav")
@@ -108,16 +111,18 @@ def test_every_way_a_pod_fails_then_manual_after_max_attempts(
         "worker_died",
     ]
     assert [a["exit_code"] for a in two["attempts"]] == [None, 3, 137]
+    three = manual_status(root, "three.wav")
+    assert [a["error"]["code"] for a in three["attempts"]] == ["no_result"] * 3
     # An Event on each Job: two retries, then the move to manual/ (posted right after
     # the core moved the file).
     wait_until(
-        lambda: sum(map(len, events_by_job(emulator).values())) >= 6,
+        lambda: sum(map(len, events_by_job(emulator).values())) >= 9,
         30,
-        "six Events",
+        "nine Events",
         logs=proc.output,
     )
     events = events_by_job(emulator)
-    for rel in ("one.wav", "two.wav"):
+    for rel in ("one.wav", "two.wav", "three.wav"):
         names = [
             job["metadata"]["name"]
             for job in kubelet.jobs
@@ -128,7 +133,7 @@ def test_every_way_a_pod_fails_then_manual_after_max_attempts(
             ["Retrying"],
             ["MovedToManual"],
         ], json.dumps(events, indent=1)
-    assert len(kubelet.jobs) == 6
+    assert len(kubelet.jobs) == 9
 
 
 def test_only_one_operator_acts_and_a_standby_takes_over(
