@@ -18,11 +18,9 @@ The audio file itself is only ever read.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -80,30 +78,6 @@ class _StopOnSignal:
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if not self.publishing:
             raise Interrupted(f"stopped by signal {signal.Signals(signum).name}")
-
-
-class _Preload:
-    """Imports a module in a background thread; :meth:`join` re-raises what it raised."""
-
-    def __init__(self, module: str) -> None:
-        self._module = module
-        self._error: BaseException | None = None
-        self.seconds = 0.0
-        self._thread = threading.Thread(target=self._run, name="preload", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        started = time.monotonic()
-        try:
-            importlib.import_module(self._module)
-        except BaseException as exc:  # handed to the main thread by join()
-            self._error = exc
-        self.seconds = time.monotonic() - started
-
-    def join(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
 
 
 def main(*, root: Path, rel: str, attempt: int, model_dir: Path | None) -> int:
@@ -172,11 +146,12 @@ def _work(
     status.progress(Stage.LOADING_MODEL, 0, force=True)
     heartbeat.start()
 
-    audio_io.probe(audio_path)
-    # WhisperX's imports (torch, transformers: seconds of CPU) overlap ffmpeg's decoding,
-    # which runs in its own process; an input that fails to probe never pays for them.
-    imports = _Preload("kubescribe_worker.pipeline")
-    decoded = audio_io.decode(audio_path)
+    # Probe and decode before WhisperX is imported: a bad input fails in well under a
+    # second, and ffmpeg is forked from a small process. (Overlapping the import with the
+    # decoding saved a fraction of a second, but a fork of a process that is busy
+    # importing torch took up to 0.3 s to exec, during which the child shows the worker's
+    # command line to anyone who lists processes, as the local executor does.)
+    decoded = audio_io.load(audio_path)
     duration = decoded.duration
     status.progress(Stage.LOADING_MODEL, PCT_DECODED)
 
@@ -187,10 +162,10 @@ def _work(
              device, compute_type)  # fmt: skip
     try:
         # WhisperX, torch and CTranslate2: seconds of imports, timed apart from the model.
-        imports.join()
+        imports_started = time.monotonic()
         from .pipeline import load_transcriber
 
-        log.debug("imported WhisperX in %.2f s", imports.seconds)
+        log.debug("imported WhisperX in %.2f s", time.monotonic() - imports_started)
         load_started = time.monotonic()
         transcriber = load_transcriber(
             model.path,
