@@ -98,7 +98,8 @@ def view_of(ctx: ApiContext, found: Located) -> schemas.TranscriptionView:
         view.error = status.error
     elif found.result is not None and found.result.processing_stats is not None:
         view.attempt = found.result.processing_stats.total_attempts
-    view.queue_position = facade.position(found.rel, queue)
+    waiting = found.state.value in ("pending", "error")
+    view.queue_position = facade.position(found.rel, queue) if waiting else None
     view.eta_seconds = facade.eta_seconds(found, queue)
     return view
 

@@ -64,8 +64,10 @@ class EtaEstimator:
         ahead of it, shared over ``parallel`` slots, plus its own work (the part left,
         when it runs). ``running`` maps running files to their percentage."""
         factor = self.realtime_factor
+        if factor is None:
+            return None  # before probing anything: ffprobe takes tens of milliseconds
         own = self.duration(rel)
-        if factor is None or own is None:
+        if own is None:
             return None
         if rel in running:
             return own * factor * (100 - running[rel]) / 100

@@ -8,6 +8,7 @@ into the core below holds it. Reads of the volume alone (a state, a result) need
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from ..core.scan import scan
 from ..file_actions import ActionError, Located, locate, retry_from_manual
 from .eta import EtaEstimator
 
+#: How old a queue snapshot may be when a status request reads a position from it.
+QUEUE_CACHE_SECONDS = 1.0
 #: An extra ``.in_progress`` field: callback URLs of API requests, kept across restarts.
 CALLBACKS_FIELD = "callback_urls"
 
@@ -55,6 +58,7 @@ class Facade:
         #: gone (a completed file).
         self._callbacks: dict[str, list[str]] = {}
         self._callbacks_lock = threading.Lock()
+        self._queue_cache: tuple[float, QueueView] | None = None
 
     # ----------------------------------------------------------------- requests
 
@@ -76,6 +80,8 @@ class Facade:
         promoted; a completed file is answered at once."""
         self._leading()
         with self.lock:
+            # Known to queue() and to the next tick at once, whatever the scan interval.
+            self.controller.notice(rel)
             try:
                 self.controller.request(rel, client_id)
             except FileNotFoundError as exc:
@@ -84,8 +90,7 @@ class Facade:
                 self._remember_callback(rel, callback_url)
             if rel not in self.controller.running and (overrides or callback_url):
                 self._amend(rel, overrides, callback_url)
-            # Known at once to queue() and to the next tick, whatever the scan interval.
-            self.controller.rescan()
+            self._queue_cache = None
         return locate(self.root, rel)
 
     def _amend(self, rel: str, overrides: dict[str, Any], callback_url: str | None) -> None:
@@ -111,22 +116,32 @@ class Facade:
             if found.state in (FileState.COMPLETED, FileState.MANUAL):
                 raise ActionError(409, "not_cancellable", f"{rel} is {found.state.value}")
             self.controller.cancel(rel)
+            self._queue_cache = None
         return locate(self.root, rel)
 
     def retry(self, rel: str, client_id: str) -> Located:
         self._leading()
         with self.lock:
             retry_from_manual(self.root, rel, client_id)
-            self.controller.rescan()
+            self.controller.notice(rel)
+            self._queue_cache = None
         return locate(self.root, rel)
 
     # ------------------------------------------------------------------- reads
 
     def queue(self) -> QueueView:
+        """The queue, at most :data:`QUEUE_CACHE_SECONDS` old (sorting a backlog of
+        thousands under the core's lock for every status request would hold up the core);
+        this API's own requests, cancels and retries refresh it at once."""
+        cached = self._queue_cache
+        if cached is not None and time.monotonic() - cached[0] < QUEUE_CACHE_SECONDS:
+            return cached[1]
         with self.lock:
             running = sorted(self.controller.running)
             waiting = self.controller.queue()
-        return QueueView(running, waiting, self.settings.parallel)
+        view = QueueView(running, waiting, self.settings.parallel)
+        self._queue_cache = (time.monotonic(), view)
+        return view
 
     def position(self, rel: str, view: QueueView | None = None) -> int | None:
         """1-based place among waiting files; None when the file does not wait."""

@@ -219,6 +219,18 @@ class Controller:
         status.updated_at = now
         self._write(rel, status)
 
+    def notice(self, rel: str) -> None:
+        """Know the file at ``rel`` now (an upload, a request for a file the scan has not
+        reached), without waiting for the next scan of the whole root."""
+        if rel in self.index or not (self.root / rel).is_file():
+            return
+        entry = self.index[rel] = Entry(rel, discovered=self.clock())
+        entry.has_result = result_path(self.root / rel).is_file()
+        if not entry.has_result:
+            self._refresh(entry)
+            self.open[rel] = entry
+        self._dirty = True
+
     def cancel(self, rel: str) -> bool:
         """Set ``should_continue`` to false: a queued or failed file goes to ``manual/``
         on the next tick, a running attempt is stopped and then goes there. The flag is the
