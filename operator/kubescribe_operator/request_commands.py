@@ -20,7 +20,7 @@ from kubescribe_protocol.names import MANUAL_DIR
 def register(subparsers: Any) -> None:
     for name, help_text, handler in (
         ("result", "print a file's transcript (json, txt, srt or vtt)", _result),
-        ("retry", "take a file back out of manual/, queued first", _retry),
+        ("retry", "take a file back out of manual/, queued again", _retry),
         ("cancel", "stop a file: its attempt ends and it goes to manual/", _cancel),
     ):
         parser: argparse.ArgumentParser = subparsers.add_parser(name, help=help_text)
