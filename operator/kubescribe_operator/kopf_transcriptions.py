@@ -144,6 +144,8 @@ def accept_request(runtime: Runtime, mirror: TranscriptionMirror, body: Mapping[
         rel = check_request_path(root, (body.get("spec") or {}).get("path"))
         mirror.adopt(name, rel)
         with runtime.lock:
+            # Known to the core at once, whatever the scan interval (as the HTTP API does).
+            runtime.controller.notice(rel)
             runtime.controller.request(rel, client_id=str(metadata.get("uid") or name))
     except (RejectedRequestError, FileNotFoundError) as exc:
         reason = str(exc) if isinstance(exc, RejectedRequestError) else f"no such file: {exc}"
