@@ -32,6 +32,9 @@ class IdleExecutor:
     def __init__(self) -> None:
         self.started: set[object] = set()
 
+    def planned_handle(self, key: object) -> str | None:
+        return None
+
     def start(self, spec: object) -> str:
         self.started.add(spec.key)  # type: ignore[attr-defined]
         return "idle"

@@ -61,6 +61,9 @@ def measure(tree: Path) -> dict[str, float]:
     class NoExecutor:
         name = "none"
 
+        def planned_handle(self, key: AttemptKey) -> str | None:
+            return None
+
         def start(self, spec: AttemptSpec) -> str:
             raise AssertionError("the benchmark starts nothing")
 

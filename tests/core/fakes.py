@@ -42,6 +42,9 @@ class FakeExecutor:
     ended: list[AttemptEnd] = field(default_factory=list)
     stops: list[tuple[AttemptKey, EndReason]] = field(default_factory=list)
 
+    def planned_handle(self, key: AttemptKey) -> str | None:
+        return f"fake-{key.path}-{key.attempt}"
+
     def start(self, spec: AttemptSpec) -> str:
         status = read_model(in_progress_path(spec.root / spec.key.path), InProgress)
         # The contract: the attempt is on disk before its runner exists.

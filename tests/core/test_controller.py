@@ -142,6 +142,30 @@ def test_bad_input_goes_to_manual_at_once(tmp_path: Path) -> None:
     assert moved.error is not None and moved.error.code == "not_audio"
 
 
+def test_exit_code_of_bad_input_alone_goes_to_manual_at_once(tmp_path: Path) -> None:
+    # A worker that exits 10 but could not write its error: the exit code is its verdict.
+    controller, executor, _ = make(tmp_path)
+    audio(tmp_path, "notes.mp3")
+    controller.tick()
+    executor._exit(AttemptKey("notes.mp3", 1), 10)
+    controller.tick()
+    assert file_state(tmp_path, "notes.mp3") is FileState.MANUAL
+    moved = status_of(tmp_path, "manual/notes.mp3")
+    assert moved.error is not None and moved.error.code == "undecodable"
+    assert len(moved.attempts) == 1
+
+
+def test_the_runner_is_recorded_before_it_exists(tmp_path: Path) -> None:
+    controller, executor, _ = make(tmp_path)
+    audio(tmp_path, "talk.mp3")
+    controller.tick()
+    (spec,) = executor.specs
+    record = status_of(tmp_path, "talk.mp3").current()
+    assert record is not None
+    assert record.runner == executor.planned_handle(spec.key) == "fake-talk.mp3-1"
+    assert record.executor == "fake"
+
+
 def test_manual_move_never_overwrites(tmp_path: Path) -> None:
     controller, executor, _ = make(tmp_path)
     audio(tmp_path, "manual/x.mp3", b"earlier")

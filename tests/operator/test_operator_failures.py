@@ -66,11 +66,17 @@ def test_priority_order_with_a_concurrency_limit_of_one(
     assert priorities == ["api_request", "auto_scan", "auto_scan", "auto_scan"]
     for job in kubelet.jobs:
         validate(job)
+    jobs_by_path = {
+        (job["metadata"]["annotations"]["kubescribe.io/path"], job["metadata"]["name"])
+        for job in kubelet.jobs
+    }
     for rel in files:
         status = manual_status(root, rel)
         assert status["error"]["code"] == "max_attempts_exceeded"
         assert status["attempts"][0]["error"]["code"] == "out_of_memory"
         assert status["attempts"][0]["executor"] == "kubernetes"
+        # The Job's name is in the attempt's record, written before the Job existed.
+        assert (rel, status["attempts"][0]["runner"]) in jobs_by_path
     assert proc.healthy()
 
 

@@ -475,12 +475,14 @@ class Controller:
             entry.status = status
             return
         number = max([status.attempt, *(r.attempt_number for r in status.attempts)]) + 1
+        key = AttemptKey(rel, number)
         deadline = self._deadline(now, rel)
         status.attempts.append(
             Attempt(
                 attempt_number=number,
                 start_time=now,
                 executor=self.executor.name,
+                runner=self.executor.planned_handle(key),
                 deadline=deadline,
             )
         )
@@ -493,7 +495,6 @@ class Controller:
         # a processing file that recover() reconciles.
         self._write(rel, status)
         entry.status = status
-        key = AttemptKey(rel, number)
         spec = AttemptSpec(
             key=key,
             root=self.root,

@@ -73,6 +73,12 @@ class Executor(Protocol):
     #: ``local`` or ``kubernetes``; recorded in each attempt's ``executor`` field.
     name: str
 
+    def planned_handle(self, key: AttemptKey) -> str | None:
+        """The runner's handle when it is known before the start (a Job's name is, a
+        process id is not): the core records it in the attempt before the runner exists,
+        since once the worker runs only the worker writes ``.in_progress``."""
+        ...
+
     def start(self, spec: AttemptSpec) -> str:
         """Start the attempt and return its runner's handle (a pid, a Job name).
         Starting an attempt that already runs is not an error: return its handle."""

@@ -80,6 +80,14 @@ def controller_error(
             code=ErrorCode.NO_RESULT, message="the worker exited 0 but wrote no .result",
             details=detail, timestamp=now,
         )  # fmt: skip
+    if end.reason is EndReason.EXITED and end.exit_code == ExitCode.BAD_INPUT:
+        # The worker judged the input hopeless but could not write why (a read-only
+        # status file, a crash while writing): the exit code alone is its verdict.
+        return StatusError(
+            code=ErrorCode.UNDECODABLE,
+            message="the worker exited 10 (this input can never work) without writing an error",
+            details=detail, timestamp=now,
+        )  # fmt: skip
     how = f"exit code {end.exit_code}" if end.exit_code is not None else end.reason.value
     return StatusError(
         code=ErrorCode.WORKER_DIED, message=f"the worker died ({how}) without writing an error",

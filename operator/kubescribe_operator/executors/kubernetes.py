@@ -109,6 +109,9 @@ class KubernetesExecutor:
         self._collected: list[_Ended] = []
 
     # --- the Executor protocol ----------------------------------------------------------
+    def planned_handle(self, key: AttemptKey) -> str | None:
+        return job_name(key)
+
     def start(self, spec: AttemptSpec) -> str:
         body = build_job(spec, self.settings, self._clock())
         name = job_name(spec.key)

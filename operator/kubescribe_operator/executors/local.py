@@ -104,6 +104,9 @@ class LocalExecutor:
         self._stop_reasons: dict[AttemptKey, EndReason] = {}
         self._reaped = False
 
+    def planned_handle(self, key: AttemptKey) -> str | None:
+        return None  # a process id exists only once the process does
+
     def start(self, spec: AttemptSpec) -> str:
         self._reap_strays()
         existing = self._procs.get(spec.key)
