@@ -18,8 +18,12 @@ from kubescribe_protocol.models import AttemptStatus, InProgress, StatusError
 from .executor import AttemptEnd, EndReason
 
 #: Errors that say the attempt was stopped by kubescribe itself (a shutdown, a restart
-#: of the controller), not that the file failed: they never count against max_attempts.
+#: of the controller), not that the file failed: they do not count against max_attempts...
 NOT_COUNTED = frozenset({ErrorCode.INTERRUPTED.value})
+#: ...up to this many. A file whose attempts keep ending in a restart may be what kills
+#: the controller (memory, a crash in a library): past this, each one counts, so such a
+#: file still reaches manual/ instead of looping forever.
+FREE_INTERRUPTIONS = 10
 
 
 class Step(StrEnum):
@@ -105,12 +109,11 @@ def worker_error(status: InProgress) -> StatusError | None:
 
 def counted_failures(status: InProgress) -> int:
     """Failed attempts that count against max_attempts."""
-    return sum(
-        1
-        for record in status.attempts
-        if record.status is AttemptStatus.FAILED
-        and not (record.error is not None and record.error.code in NOT_COUNTED)
+    failed = [record for record in status.attempts if record.status is AttemptStatus.FAILED]
+    interrupted = sum(
+        1 for record in failed if record.error is not None and record.error.code in NOT_COUNTED
     )
+    return len(failed) - interrupted + max(0, interrupted - FREE_INTERRUPTIONS)
 
 
 def decide(
