@@ -141,7 +141,7 @@ def test_operator_code_runs_without_the_worker_stack(tmp_path: Path) -> None:
     result = _without_worker_stack(["operator", "--help"])
     assert result.returncode == 0, result.stderr
     assert "usage: kubescribe operator" in result.stdout
-    # NOTES.txt and docs/install.md tell people to run `kubescribe status` in the operator pod.
+    # NOTES.txt and the README tell people to run `kubescribe status` in the operator pod.
     (tmp_path / "talk.mp3").write_bytes(b"not yet looked at")
     result = _without_worker_stack(["status", str(tmp_path)])
     assert result.returncode == 0, result.stderr
