@@ -1,28 +1,32 @@
-"""Classify and decode the input with ffprobe and ffmpeg, before any model loads.
+"""Classify and decode the input in-process with PyAV (FFmpeg's libraries), before any
+model loads.
 
 An input that can never work fails fast with its own code, so the controller sends it
 to ``manual/`` at once and no model time is spent on it:
 
 - ``file_missing``: the audio is not there;
 - ``empty_file``: zero bytes, or an audio stream that holds no samples;
-- ``not_audio``: ffprobe cannot read it and it does not start like any audio or video
+- ``not_audio``: FFmpeg cannot open it and it does not start like any audio or video
   container (a text file named ``.mp3``);
-- ``undecodable``: it starts like a media file but ffprobe cannot read it, or ffmpeg
-  decodes not one sample of it;
+- ``undecodable``: it starts like a media file but FFmpeg cannot open it, or not one
+  sample of it decodes;
 - ``no_audio_stream``: a media file without audio (a silent video).
 
 A file that decodes in part (a truncated mp3) is transcribed as far as it decodes: that
-is what a person would want from a cut-off recording. ffmpeg's complaint is logged.
+is what a person would want from a cut-off recording. The errors are logged.
+
+Decoding in-process rather than with the ``ffmpeg`` command: a worker that forks shows
+its own command line in the child until the child execs, which under load took long
+enough for the local executor's process listing to see two workers of one file.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import numpy as np
 
 from kubescribe_protocol.codes import ErrorCode
@@ -62,16 +66,12 @@ def _looks_like_media(head: bytes) -> bool:
 @dataclass(frozen=True)
 class DecodedAudio:
     samples: np.ndarray  # float32, mono, 16 kHz
-    #: ffmpeg's complaints, when it decoded the file only in part.
+    #: The decoder's complaints, when it decoded the file only in part.
     warnings: str = ""
 
     @property
     def duration(self) -> float:
         return float(self.samples.shape[0]) / SAMPLE_RATE
-
-
-def _tail(text: str, lines: int = 5) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def probe(path: Path) -> None:
@@ -82,58 +82,65 @@ def probe(path: Path) -> None:
         raise WorkerError(ErrorCode.FILE_MISSING, f"{path.name} does not exist") from exc
     if size == 0:
         raise WorkerError(ErrorCode.EMPTY_FILE, f"{path.name} is empty (0 bytes)")
-    done = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json",
-         "--", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            kinds = [stream.type for stream in container.streams]
+    except av.error.FFmpegError as exc:
         with path.open("rb") as handle:
             head = handle.read(16)
         if _looks_like_media(head):
             raise WorkerError(
                 ErrorCode.UNDECODABLE,
                 f"{path.name} looks like a media file but cannot be read",
-                _tail(done.stderr),
-            )
+                str(exc),
+            ) from exc
         raise WorkerError(
-            ErrorCode.NOT_AUDIO, f"{path.name} is not an audio or video file", _tail(done.stderr)
-        )
-    streams = json.loads(done.stdout or "{}").get("streams", [])
-    kinds = [stream.get("codec_type") for stream in streams]
+            ErrorCode.NOT_AUDIO, f"{path.name} is not an audio or video file", str(exc)
+        ) from exc
     if "audio" not in kinds:
         raise WorkerError(
             ErrorCode.NO_AUDIO_STREAM,
             f"{path.name} has no audio stream",
-            f"streams found: {', '.join(str(kind) for kind in kinds) or 'none'}",
+            f"streams found: {', '.join(kinds) or 'none'}",
         )
 
 
 def decode(path: Path) -> DecodedAudio:
-    """The first audio stream of ``path`` as 16 kHz mono float32 (as WhisperX decodes)."""
-    done = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-threads", "0", "-i", str(path),
-         "-map", "0:a:0", "-f", "s16le", "-ac", "1", "-acodec", "pcm_s16le",
-         "-ar", str(SAMPLE_RATE), "-"],
-        capture_output=True,
-        check=False,
-    )  # fmt: skip
-    complaints = done.stderr.decode("utf-8", "replace")
-    samples = np.frombuffer(done.stdout, np.int16).astype(np.float32) / 32768.0
+    """The first audio stream of ``path`` as 16 kHz mono float32 (as WhisperX decodes),
+    skipping what does not decode."""
+    resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    pieces: list[np.ndarray] = []
+    errors: list[str] = []
+
+    def keep(frames: list[av.AudioFrame]) -> None:
+        pieces.extend(frame.to_ndarray().reshape(-1) for frame in frames)
+
+    with av.open(str(path), metadata_errors="ignore") as container:
+        stream = container.streams.audio[0]
+        try:
+            for packet in container.demux(stream):
+                try:
+                    for frame in packet.decode():
+                        keep(resampler.resample(frame))
+                except av.error.FFmpegError as exc:  # a bad frame: skip it, go on
+                    errors.append(str(exc))
+        except av.error.FFmpegError as exc:  # the container itself breaks off
+            errors.append(str(exc))
+        keep(resampler.resample(None))
+    samples = (
+        np.concatenate(pieces).astype(np.float32) / 32768.0 if pieces else np.zeros(0, np.float32)
+    )
+    complaints = "\n".join(errors[-5:])
     if samples.size == 0:
-        if done.returncode != 0 or complaints.strip():
+        if errors:
             raise WorkerError(
-                ErrorCode.UNDECODABLE,
-                f"no audio of {path.name} could be decoded",
-                _tail(complaints),
+                ErrorCode.UNDECODABLE, f"no audio of {path.name} could be decoded", complaints
             )
         raise WorkerError(ErrorCode.EMPTY_FILE, f"{path.name} holds no audio samples")
-    if done.returncode != 0 or complaints.strip():
-        log.warning("%s decoded only in part (%.1f s): %s", path.name, samples.size / SAMPLE_RATE,
-                    _tail(complaints))  # fmt: skip
-    return DecodedAudio(samples, _tail(complaints))
+    if errors:
+        log.warning("%s decoded only in part (%.1f s; %d errors): %s", path.name,
+                    samples.size / SAMPLE_RATE, len(errors), complaints)  # fmt: skip
+    return DecodedAudio(samples, complaints)
 
 
 def load(path: Path) -> DecodedAudio:

@@ -48,7 +48,7 @@ def peak_memory_mb() -> float:
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (ffmpeg's decoding)."""
+    """CPU time of this process (and of any child it waited for; it starts none now)."""
     times = os.times()
     return times.user + times.system + times.children_user + times.children_system
 

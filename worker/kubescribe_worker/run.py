@@ -147,10 +147,7 @@ def _work(
     heartbeat.start()
 
     # Probe and decode before WhisperX is imported: a bad input fails in well under a
-    # second, and ffmpeg is forked from a small process. (Overlapping the import with the
-    # decoding saved a fraction of a second, but a fork of a process that is busy
-    # importing torch took up to 0.3 s to exec, during which the child shows the worker's
-    # command line to anyone who lists processes, as the local executor does.)
+    # second, with no model time spent on it.
     decoded = audio_io.load(audio_path)
     duration = decoded.duration
     status.progress(Stage.LOADING_MODEL, PCT_DECODED)
