@@ -60,7 +60,7 @@ def _setup_logging(debug: bool) -> None:
 
 class _StopOnSignal:
     """SIGTERM/SIGINT raise :class:`Interrupted` in the main thread, except while the
-    result is being published (then the work is done: finishing takes milliseconds)."""
+    result or the error is being written (that takes milliseconds)."""
 
     def __init__(self) -> None:
         self.publishing = False
@@ -101,8 +101,10 @@ def main(*, root: Path, rel: str, attempt: int, model_dir: Path | None) -> int:
             log.warning("attempt %d of %s superseded: %s; wrote nothing more", attempt, rel, exc)
             return ExitCode.SUPERSEDED
         except Interrupted as exc:
+            stopper.publishing = True  # a second signal must not cut the error's write
             return _fail(status, WorkerError(ErrorCode.INTERRUPTED, str(exc)))
         except Exception as exc:
+            stopper.publishing = True
             error = classify(exc)
             if not isinstance(exc, WorkerError):
                 error.details = "".join(traceback.format_exception(exc))[-4000:]
