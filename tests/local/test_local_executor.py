@@ -3,6 +3,7 @@ a previous runner."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -89,3 +90,26 @@ def test_a_new_executor_kills_workers_left_by_a_previous_runner(tmp_path: Path) 
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+
+
+def test_a_workers_fork_is_not_a_second_worker(tmp_path: Path) -> None:
+    # A fork keeps the worker's command line (until it execs, or for good): still one worker.
+    root = tmp_path.resolve()
+    forking = "import os, time\nif os.fork() == 0:\n    time.sleep(60)\nelse:\n    time.sleep(60)"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", forking, "worker", "--root", str(root), "--attempt", "1",
+         "--", "a.mp3"],
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        children: list[str] = []
+        while not children and time.monotonic() < deadline:
+            children_file = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
+            children = children_file.read_text().split()
+            time.sleep(0.02)
+        assert children, "the stand-in worker did not fork"
+        assert worker_pids(root) == {worker.pid: AttemptKey("a.mp3", 1)}
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()

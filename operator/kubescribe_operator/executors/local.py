@@ -82,7 +82,18 @@ def worker_pids(root: Path) -> dict[int, AttemptKey]:
             except (ValueError, IndexError):
                 continue
             found[int(name)] = AttemptKey(path, attempt)
-    return found
+    # A worker's fork shows the worker's command line until it execs something else (or
+    # forever, for a multiprocessing child): it is part of that worker, not a second one.
+    return {pid: key for pid, key in found.items() if _parent(pid) not in found}
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name in parentheses may hold spaces: the fields after it are fixed.
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 class LocalExecutor:
