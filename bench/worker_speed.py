@@ -100,26 +100,8 @@ class Contender:
         return statistics.median(getattr(run, attribute) for run in self.runs)
 
 
-#: Sentences that do not repeat within a 30 s window (Whisper skips text it has just
-#: heard), so every contender has the same fair chance at every word.
-SENTENCES = (
-    *speechkit.ENGLISH_SENTENCES,
-    "The library opens at eight and closes early on Sundays.",
-    "My brother planted tomatoes and peppers in the garden last spring.",
-    "The train to the airport leaves every twenty minutes.",
-    "She painted the kitchen walls a bright shade of yellow.",
-    "Our neighbors adopted a small dog from the animal shelter.",
-    "The museum has a new exhibit about ancient ships and sailors.",
-    "Please remember to turn off the lights when you leave the office.",
-    "The children built a sandcastle near the edge of the water.",
-    "He forgot his umbrella and walked home in the heavy rain.",
-    "The bakery on the corner sells fresh bread every morning.",
-    "A strong wind knocked over the old fence behind the barn.",
-    "The doctor asked him to drink more water and sleep longer.",
-    "We watched the sunset from the top of the hill.",
-    "The teacher handed out the results of the history test.",
-    "Her grandmother tells wonderful stories about the old village.",
-)
+#: Every contender gets the same fair chance at every word.
+SENTENCES = speechkit.DISTINCT_ENGLISH_SENTENCES
 
 
 def speech_text(seconds: float) -> str:

@@ -16,6 +16,27 @@ ENGLISH_SENTENCES = (
     "We will meet at the station at nine o'clock tomorrow morning.",
 )
 
+#: Sentences that do not repeat within a 30 s window: Whisper skips text it has just
+#: heard, so longer speech made of these gives every word a fair chance.
+DISTINCT_ENGLISH_SENTENCES = (
+    *ENGLISH_SENTENCES,
+    "The library opens at eight and closes early on Sundays.",
+    "My brother planted tomatoes and peppers in the garden last spring.",
+    "The train to the airport leaves every twenty minutes.",
+    "She painted the kitchen walls a bright shade of yellow.",
+    "Our neighbors adopted a small dog from the animal shelter.",
+    "The museum has a new exhibit about ancient ships and sailors.",
+    "Please remember to turn off the lights when you leave the office.",
+    "The children built a sandcastle near the edge of the water.",
+    "He forgot his umbrella and walked home in the heavy rain.",
+    "The bakery on the corner sells fresh bread every morning.",
+    "A strong wind knocked over the old fence behind the barn.",
+    "The doctor asked him to drink more water and sleep longer.",
+    "We watched the sunset from the top of the hill.",
+    "The teacher handed out the results of the history test.",
+    "Her grandmother tells wonderful stories about the old village.",
+)
+
 
 def have_speech_tools() -> bool:
     return shutil.which("espeak-ng") is not None and shutil.which("ffmpeg") is not None

@@ -28,19 +28,7 @@ from kubescribe_protocol.names import in_progress_path, result_path
 
 #: About 45 s of English in sentences that do not repeat (Whisper skips repeated text
 #: within one 30 s window): two chunks for WhisperX, so progress has a step to show.
-LONG_ENGLISH = (
-    *speechkit.ENGLISH_SENTENCES,
-    "The library opens at eight and closes early on Sundays.",
-    "My brother planted tomatoes and peppers in the garden last spring.",
-    "The train to the airport leaves every twenty minutes.",
-    "She painted the kitchen walls a bright shade of yellow.",
-    "Our neighbors adopted a small dog from the animal shelter.",
-    "The museum has a new exhibit about ancient ships and sailors.",
-    "Please remember to turn off the lights when you leave the office.",
-    "The children built a sandcastle near the edge of the water.",
-    "He forgot his umbrella and walked home in the heavy rain.",
-    "The bakery on the corner sells fresh bread every morning.",
-)
+LONG_ENGLISH = speechkit.DISTINCT_ENGLISH_SENTENCES[:13]
 RUSSIAN_TEXT = "Привет, как дела? Сегодня хорошая погода, и мы идём гулять в парк."
 
 TINY = {"model_size": "tiny.en", "device": "cpu", "compute_type": "int8"}
