@@ -64,6 +64,12 @@ class ControllerSettings(BaseSettings):
     heartbeat_timeout_seconds: float = Field(
         180.0, gt=0, description="a running attempt with no heartbeat this long is lost"
     )
+    start_timeout_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="an attempt whose worker wrote no heartbeat at all this long after its "
+        "start is lost: room for a Job's scheduling and a first pull of the worker image",
+    )
     stale_hours: float = Field(
         24.0, gt=0, description="an .in_progress this old with no live attempt goes to manual/"
     )

@@ -284,6 +284,7 @@ def test_values_become_the_operators_settings(
     assert settings.attempt_deadline_seconds == controller["attemptDeadlineSeconds"]
     assert settings.deadline_per_audio_second == controller["deadlinePerAudioSecond"]
     assert settings.heartbeat_timeout_seconds == controller["heartbeatTimeoutSeconds"]
+    assert settings.start_timeout_seconds == controller["startTimeoutSeconds"]
     assert settings.stale_hours == controller["staleHours"]
 
     defaults = values["defaults"]

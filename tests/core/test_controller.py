@@ -212,6 +212,23 @@ def test_lost_heartbeat_is_a_failed_attempt(tmp_path: Path) -> None:
     assert status.error is not None and status.error.code == ErrorCode.HEARTBEAT_LOST
 
 
+def test_a_worker_not_yet_started_gets_the_start_timeout(tmp_path: Path) -> None:
+    # A Job waiting for a node or pulling its image writes no heartbeat: that is not a
+    # lost heartbeat until start_timeout_seconds.
+    controller, executor, clock = make(
+        tmp_path, heartbeat_timeout_seconds=30, start_timeout_seconds=300
+    )
+    audio(tmp_path, "queued.mp3")
+    controller.tick()
+    key = AttemptKey("queued.mp3", 1)
+    clock.advance(290)
+    controller.tick()
+    assert executor.stops == []
+    clock.advance(20)
+    controller.tick()
+    assert executor.stops == [(key, EndReason.KILLED)]
+
+
 def test_should_continue_false_stops_further_attempts(tmp_path: Path) -> None:
     controller, executor, clock = make(tmp_path)
     audio(tmp_path, "a.mp3")

@@ -77,8 +77,9 @@ def test_deadline_and_lost_heartbeat_are_failed_attempts(tmp_path: Path, model_d
     assert status.attempts[0].end_time is not None
 
     speak(root / "quiet.mp3", ENGLISH_SENTENCES[1])
+    # It stalls before its first heartbeat, so the start timeout is the one that fires.
     run_once(root, model_dir, "--max-attempts", "1", KUBESCRIBE_TEST_STALL_SECONDS="60",
-             KUBESCRIBE_HEARTBEAT_TIMEOUT_SECONDS="4", timeout=120)  # fmt: skip
+             KUBESCRIBE_START_TIMEOUT_SECONDS="4", timeout=120)  # fmt: skip
     status = manual_status(root, "quiet.mp3")
     assert status.attempts[0].error is not None
     assert status.attempts[0].error.code == ErrorCode.HEARTBEAT_LOST

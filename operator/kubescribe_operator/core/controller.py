@@ -360,6 +360,7 @@ class Controller:
 
     def _watch_running(self, now: datetime) -> None:
         heartbeat_timeout = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
+        start_timeout = timedelta(seconds=self.settings.start_timeout_seconds)
         for rel, run in self.running.items():
             if run.stop_code is not None:
                 continue
@@ -377,8 +378,13 @@ class Controller:
                 run.stop_code = ErrorCode.CANCELLED
                 self.executor.stop(run.key, EndReason.STOPPED)
                 continue
-            last_sign = max(t for t in (record.heartbeat, run.started) if t is not None)
-            if now - last_sign > heartbeat_timeout:
+            if record.heartbeat is None:
+                # No sign of life yet: a Job may still wait for a node, a GPU or its
+                # image (several GB on a first pull), which heartbeats cannot cover.
+                last_sign, limit = run.started, start_timeout
+            else:
+                last_sign, limit = max(record.heartbeat, run.started), heartbeat_timeout
+            if now - last_sign > limit:
                 run.stop_code = ErrorCode.HEARTBEAT_LOST
                 log.warning("%s #%d sent no heartbeat since %s: killing it", rel,
                             run.key.attempt, last_sign)  # fmt: skip

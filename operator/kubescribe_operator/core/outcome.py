@@ -47,7 +47,10 @@ def controller_error(
     detail = end.detail or None
     if stop_code is ErrorCode.HEARTBEAT_LOST:
         return StatusError(
-            code=stop_code, message="the worker stopped sending heartbeats", details=detail,
+            code=stop_code,
+            message="no heartbeat in time: none since the start for start_timeout_seconds, "
+            "or none for heartbeat_timeout_seconds since the last",
+            details=detail,
             timestamp=now,
         )  # fmt: skip
     if stop_code is ErrorCode.CANCELLED:
