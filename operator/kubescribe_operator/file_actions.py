@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kubescribe_protocol.atomic import StatusFileError, read_model, write_model
-from kubescribe_protocol.manual import _move_no_overwrite
+from kubescribe_protocol.manual import _move_no_overwrite, read_manual_status
 from kubescribe_protocol.models import FileStatus, InProgress, Priority, Result, utc_now
 from kubescribe_protocol.names import (
     MANUAL_DIR,
@@ -130,6 +130,8 @@ def locate(root: Path, rel: str) -> Located:
     try:
         if state is FileState.COMPLETED:
             found.result = read_model(result_path(root / rel), Result)
+        elif state is FileState.MANUAL:
+            found.status = read_manual_status(root, rel)
         else:
             found.status = read_model(in_progress_path(root / where), InProgress)
     except StatusFileError as exc:

@@ -13,7 +13,7 @@ import errno
 import os
 from pathlib import Path, PurePosixPath
 
-from .atomic import fsync_dir, write_model
+from .atomic import fsync_dir, read_model, write_model
 from .models import InProgress
 from .names import MANUAL_DIR, in_progress_path
 
@@ -64,6 +64,23 @@ def move_to_manual(root: Path, rel: str, status: InProgress) -> str:
     write_model(in_progress_path(root / rel), status)
     finish_manual_move(root, rel, target)
     return target
+
+
+def read_manual_status(root: Path, rel: str) -> InProgress | None:
+    """The ``.in_progress`` of the file that went from ``rel`` to ``manual/rel``.
+
+    While a move is under way the audio is in ``manual/`` already (so the file's state is
+    manual) but its ``.in_progress`` may not have followed yet: it is then still at the
+    original place, naming this target in ``manual_path``.
+    """
+    target = f"{MANUAL_DIR}/{rel}"
+    moved = read_model(in_progress_path(root / target), InProgress)
+    if moved is not None:
+        return moved
+    behind = read_model(in_progress_path(root / rel), InProgress)
+    if behind is not None and getattr(behind, "manual_path", None) == target:
+        return behind
+    return None
 
 
 def finish_manual_move(root: Path, rel: str, target: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubescribe_protocol.atomic import read_model, write_model
-from kubescribe_protocol.manual import finish_manual_move, move_to_manual
+from kubescribe_protocol.manual import finish_manual_move, move_to_manual, read_manual_status
 from kubescribe_protocol.models import Attempt, FileStatus, InProgress, StatusError
 from kubescribe_protocol.names import in_progress_path
 from kubescribe_protocol.state import FileState, file_state
@@ -61,3 +61,26 @@ def test_interrupted_move_is_finished_from_the_journal(tmp_path: Path) -> None:
     finish_manual_move(tmp_path, "talk.mp3", "manual/talk.mp3")  # idempotent
     assert in_progress_path(tmp_path / "manual" / "talk.mp3").is_file()
     assert not in_progress_path(audio).exists()
+
+
+def test_status_of_a_file_whose_move_is_under_way(tmp_path: Path) -> None:
+    # The audio is in manual/ already, its .in_progress not yet: readers still find it.
+    audio = tmp_path / "talk.mp3"
+    audio.write_bytes(b"x")
+    status = _failed("talk.mp3")
+    status.manual_path = "manual/talk.mp3"  # type: ignore[attr-defined]
+    write_model(in_progress_path(audio), status)
+    (tmp_path / "manual").mkdir()
+    audio.rename(tmp_path / "manual" / "talk.mp3")
+    behind = read_manual_status(tmp_path, "talk.mp3")
+    assert behind is not None and behind.error is not None
+    assert behind.error.code == "max_attempts_exceeded"
+    finish_manual_move(tmp_path, "talk.mp3", "manual/talk.mp3")
+    moved = read_manual_status(tmp_path, "talk.mp3")
+    assert moved is not None and moved.error is not None
+
+
+def test_no_manual_status_for_a_file_never_moved(tmp_path: Path) -> None:
+    (tmp_path / "talk.mp3").write_bytes(b"x")
+    write_model(in_progress_path(tmp_path / "talk.mp3"), _failed("talk.mp3"))
+    assert read_manual_status(tmp_path, "talk.mp3") is None
