@@ -7,21 +7,16 @@ real. Its root is the test's temporary folder, which the Jobs mount at the same 
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kube_emulator import EmulatorServer  # type: ignore[import-not-found]
 from kubelet import Kubelet  # type: ignore[import-not-found]
-from operator_harness import OperatorProcess  # type: ignore[import-not-found]
+from operator_harness import OperatorFactory, operator_factory  # type: ignore[import-not-found]
 
 from kubescribe_operator.kube_api import load_api_client
-
-#: Transcription defaults of every test: the small English model on the CPU.
-TEST_DEFAULTS = {"model_size": "tiny.en", "device": "cpu", "compute_type": "int8", "language": "en"}
 
 
 @pytest.fixture
@@ -60,32 +55,9 @@ def kubelet(api_client: Any, tmp_path: Path) -> Iterator[Kubelet]:
 @pytest.fixture
 def operator(
     kubeconfig: Path, root: Path, model_dir: Path, tmp_path: Path
-) -> Iterator[Callable[..., OperatorProcess]]:
+) -> Iterator[OperatorFactory]:
     """Makes operator processes (not started) with settings for a quick test."""
-    made: list[OperatorProcess] = []
-
-    def make(**settings: Any) -> OperatorProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBESCRIBE_")}
-        values: dict[str, Any] = {
-            "root": str(root),
-            "model_dir": str(model_dir),
-            "stable_seconds": 0,
-            "scan_interval_seconds": 0.3,
-            "retry_backoff_seconds": 0,
-            "parallel": 2,
-            "max_attempts": 3,
-            "worker_image": "kubescribe-worker:test",
-            "defaults": TEST_DEFAULTS,
-            **settings,
-        }
-        for name, value in values.items():
-            text = json.dumps(value) if isinstance(value, dict | list) else str(value)
-            env[f"KUBESCRIBE_{name.upper()}"] = text
-        env["KUBECONFIG"] = str(kubeconfig)
-        process = OperatorProcess(env, tmp_path / f"operator-{len(made)}.log")
-        made.append(process)
-        return process
-
-    yield make
-    for process in made:
-        process.stop()
+    with operator_factory(
+        kubeconfig, root, model_dir, tmp_path, parallel=2, max_attempts=3
+    ) as make:
+        yield make

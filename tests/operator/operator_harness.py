@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,46 @@ class OperatorProcess:
 
 
 OperatorFactory = Callable[..., OperatorProcess]
+
+#: Transcription defaults of every operator test: the small English model on the CPU.
+TEST_DEFAULTS = {"model_size": "tiny.en", "device": "cpu", "compute_type": "int8", "language": "en"}
+
+
+@contextlib.contextmanager
+def operator_factory(
+    kubeconfig: Path, root: Path, model_dir: Path, logs: Path, **base: Any
+) -> Iterator[OperatorFactory]:
+    """Makes operator processes (not started) with settings for a quick test: ``base``
+    over the quick defaults, and each call's settings over ``base``. Stops them all at
+    the end."""
+    made: list[OperatorProcess] = []
+
+    def make(**settings: Any) -> OperatorProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBESCRIBE_")}
+        values: dict[str, Any] = {
+            "root": str(root),
+            "model_dir": str(model_dir),
+            "stable_seconds": 0,
+            "scan_interval_seconds": 0.3,
+            "retry_backoff_seconds": 0,
+            "worker_image": "kubescribe-worker:test",
+            "defaults": TEST_DEFAULTS,
+            **base,
+            **settings,
+        }
+        for name, value in values.items():
+            text = json.dumps(value) if isinstance(value, dict | list) else str(value)
+            env[f"KUBESCRIBE_{name.upper()}"] = text
+        env["KUBECONFIG"] = str(kubeconfig)
+        process = OperatorProcess(env, logs / f"operator-{len(made)}.log")
+        made.append(process)
+        return process
+
+    try:
+        yield make
+    finally:
+        for process in made:
+            process.stop()
 
 
 def terminal(root: Path, rel: str) -> str | None:
