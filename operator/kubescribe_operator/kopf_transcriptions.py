@@ -27,9 +27,9 @@ import kopf
 
 from kubescribe_protocol.models import utc_now
 
+from .jobs import ANNOTATION_PATH
 from .kube_api import KubeApiError
 from .transcriptions import (
-    ANNOTATION_PATH,
     ORIGIN_REQUEST,
     FileSources,
     RejectedRequestError,

@@ -43,6 +43,7 @@ from kubescribe_protocol.names import (
 )
 
 from .jobs import (
+    ANNOTATION_PATH,
     APP_NAME,
     LABEL_COMPONENT,
     LABEL_FILE_HASH,
@@ -66,7 +67,6 @@ COMPONENT = "transcription"
 LABEL_ORIGIN = "kubescribe.io/origin"
 ORIGIN_MIRROR = "mirror"
 ORIGIN_REQUEST = "request"
-ANNOTATION_PATH = "kubescribe.io/path"
 #: The labels of every Transcription the operator manages (made or adopted).
 MIRROR_SELECTOR = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT}
 
