@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kubescribe_protocol.atomic import StatusFileError, read_model
+from kubescribe_protocol.manual import read_manual_status
 from kubescribe_protocol.models import InProgress, format_time
 from kubescribe_protocol.names import MANUAL_DIR, in_progress_path
 from kubescribe_protocol.state import FileState, state_of_in_progress
@@ -85,7 +86,8 @@ def collect(root: Path) -> list[FileRow]:
     if manual.is_dir():
         for seen in scan(manual, skip_manual=False, prefix=f"{MANUAL_DIR}/").files:
             try:
-                status = read_model(in_progress_path(root / seen.rel), InProgress)
+                # Follows a move under way, whose .in_progress has not caught up yet.
+                status = read_manual_status(root, seen.rel.removeprefix(f"{MANUAL_DIR}/"))
             except StatusFileError:
                 status = None
             rows.append(_row(seen.rel, FileState.MANUAL, status))

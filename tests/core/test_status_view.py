@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from kubescribe_operator.status_view import main
+from kubescribe_operator.status_view import collect, main
 from kubescribe_protocol.atomic import write_model
 from kubescribe_protocol.models import (
     FileStatus,
@@ -16,6 +16,7 @@ from kubescribe_protocol.models import (
     Stage,
     StatusError,
 )
+from kubescribe_protocol.names import in_progress_path
 
 
 def _tree(root: Path) -> None:
@@ -58,3 +59,19 @@ def test_table_and_json(tmp_path: Path) -> None:
     assert rows["failed.mp3"]["next_attempt"] is not None
     assert rows["manual/b/gave up.mp3"]["state"] == "manual"
     assert rows["manual/b/gave up.mp3"]["error_code"] == "max_attempts_exceeded"
+
+
+def test_a_file_whose_move_to_manual_is_under_way_shows_its_error(tmp_path: Path) -> None:
+    audio = tmp_path / "talk.mp3"
+    audio.write_bytes(b"x")
+    status = InProgress(
+        filename="talk.mp3",
+        status=FileStatus.ERROR,
+        error=StatusError(code="not_audio", message="not audio"),
+    )
+    status.manual_path = "manual/talk.mp3"  # type: ignore[attr-defined]
+    write_model(in_progress_path(audio), status)
+    (tmp_path / "manual").mkdir()
+    audio.rename(tmp_path / "manual" / "talk.mp3")  # the .in_progress has not followed yet
+    (row,) = collect(tmp_path)
+    assert row.state == "manual" and row.error_code == "not_audio"
