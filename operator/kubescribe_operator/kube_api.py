@@ -24,7 +24,9 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from kubescribe_protocol.models import format_time, utc_now
+from kubescribe_protocol.models import utc_now
+
+from .kube_time import kube_time
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +306,7 @@ class KubeApi:
         self._count("post_event")
         metadata = involved.get("metadata") or {}
         name = str(metadata.get("name", "unknown"))
-        stamp = format_time(now or utc_now())
+        stamp = kube_time(now or utc_now())
         event = {
             "apiVersion": "v1",
             "kind": "Event",

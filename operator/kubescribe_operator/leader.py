@@ -15,9 +15,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from kubescribe_protocol.models import format_time, utc_now
+from kubescribe_protocol.models import utc_now
 
 from .kube_api import KubeApi
+from .kube_time import micro_time
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class LeaderElection:
         alive = renewed is not None and now < renewed + timedelta(seconds=duration)
         if lease is not None and holder and holder != self.identity and alive:
             return False  # someone else leads and is alive
-        stamp = format_time(now)
+        stamp = micro_time(now)
         if holder != self.identity:
             spec["acquireTime"] = stamp
             spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (1 if holder else 0)

@@ -6,7 +6,8 @@ What a watch would deliver is read back from the API (``read_job``) and given to
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,33 @@ def test_a_suspended_kueue_job_is_live_until_it_ends(api: KubeApi, root: Path) -
     restarted = KubernetesExecutor(api, ControllerSettings(root=root, kueue_queue_name="gpu"))
     restarted.sync()
     assert restarted.live() == {key} and restarted.collect() == []
+
+
+# kube-apiserver parses MicroTime with Go's "2006-01-02T15:04:05.000000Z07:00": exactly six
+# fractional digits. A millisecond stamp (".961Z") is answered 422.
+MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+KUBE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def test_every_lease_write_has_six_fractional_digits(api: KubeApi) -> None:
+    # A whole millisecond is the case that a millisecond formatter gets wrong.
+    now = [datetime(2026, 12, 1, 20, 44, 33, 961000, tzinfo=UTC)]
+    first = LeaderElection(api, "one", lease_seconds=15, clock=lambda: now[0])
+    second = LeaderElection(api, "two", lease_seconds=15, clock=lambda: now[0])
+    assert first.try_acquire()  # created
+    now[0] += timedelta(seconds=5)
+    assert first.try_acquire()  # renewed
+    now[0] += timedelta(seconds=30)
+    assert second.try_acquire()  # taken over
+    spec = (api.read_lease(first.name) or {})["spec"]
+    for field in ("acquireTime", "renewTime"):
+        assert MICRO_TIME.match(spec[field]), (field, spec[field])
+    assert spec["renewTime"] == "2026-12-01T20:45:08.961000Z"
+
+
+def test_an_event_time_is_to_the_second(api: KubeApi, emulator: EmulatorServer) -> None:
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "uid": "u"}}
+    api.post_event(job, "Retrying", "again", now=datetime(2026, 12, 1, 20, 44, 33, 961000))
+    (event,) = emulator.objects("/v1/events")
+    for field in ("firstTimestamp", "lastTimestamp"):
+        assert KUBE_TIME.match(event[field]), (field, event[field])
