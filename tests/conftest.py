@@ -8,6 +8,9 @@ import pytest
 
 from kubescribe_worker.bundled import prepare_model_dir
 
+# The built wheel in clean virtualenvs (built_wheel, wheel_venv, operator_venv).
+pytest_plugins = ["shipkit"]
+
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

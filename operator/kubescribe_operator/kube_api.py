@@ -49,6 +49,10 @@ class KubeApiError(RuntimeError):
         self.status = status
 
 
+class NoCredentialsError(RuntimeError):
+    """Neither a pod's service account nor a kubeconfig was found."""
+
+
 def load_api_client(kubeconfig: str | None = None) -> Any:
     """An API client from the pod's service account, or else from a kubeconfig
     (``KUBECONFIG`` or ``~/.kube/config``), the way kopf finds its own credentials."""
@@ -57,10 +61,17 @@ def load_api_client(kubeconfig: str | None = None) -> Any:
         if kubeconfig is not None:
             raise config.ConfigException("a kubeconfig was given")
         config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, client_configuration=configuration
-        )
+    except config.ConfigException as in_cluster:
+        try:
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, client_configuration=configuration
+            )
+        except config.ConfigException as from_file:
+            raise NoCredentialsError(
+                "no Kubernetes credentials: not in a pod with a service account "
+                f"({in_cluster}), and no usable kubeconfig ({from_file}); run it in the "
+                "cluster (the chart does), or set KUBECONFIG to a kubeconfig file"
+            ) from from_file
     return client.ApiClient(configuration)
 
 

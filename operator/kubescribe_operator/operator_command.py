@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 HANDLERS_MODULE = "kubescribe_operator.kopf_handlers"
@@ -41,6 +42,15 @@ def kopf_args(namespace: str, liveness: str | None, verbose: bool) -> list[str]:
 def run_operator(args: argparse.Namespace) -> int:
     from kopf.cli import main as kopf_main
 
+    from .kube_api import NoCredentialsError, load_api_client
+
+    # Without credentials kopf would retry its start-up every minute with a traceback;
+    # a person starting it by hand needs the reason, once, and an exit status.
+    try:
+        load_api_client()
+    except NoCredentialsError as exc:
+        print(f"kubescribe operator: {exc}", file=sys.stderr)
+        return 2
     namespace = args.namespace or os.environ.get("KUBESCRIBE_NAMESPACE") or "default"
     # The core reads its settings from the environment: one namespace for both.
     os.environ["KUBESCRIBE_NAMESPACE"] = namespace
