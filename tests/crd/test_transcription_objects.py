@@ -81,12 +81,25 @@ def with_status(path: str, status: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+#: One moment for every status a test builds: two calls of the clock may fall in two
+#: milliseconds, and statuses built from them then differ in their times.
+NOW = utc_now()
+
+
 def processing(percentage: int = 47) -> InProgress:
-    now = utc_now()
-    status = InProgress(filename="talk.wav", path="talk.wav", status=FileStatus.PROCESSING)
+    status = InProgress(
+        filename="talk.wav",
+        path="talk.wav",
+        status=FileStatus.PROCESSING,
+        start_time=NOW,
+        updated_at=NOW,
+    )
     status.attempt = 2
     status.priority = Priority.API_REQUEST
-    status.attempts = [Attempt(attempt_number=1), Attempt(attempt_number=2, start_time=now)]
+    status.attempts = [
+        Attempt(attempt_number=1, start_time=NOW - timedelta(minutes=5)),
+        Attempt(attempt_number=2, start_time=NOW),
+    ]
     status.progress = Progress(stage=Stage.PROCESSING_AUDIO, percentage=percentage)
     return status
 
