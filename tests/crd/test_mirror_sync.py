@@ -193,15 +193,16 @@ def test_completed_files_are_shown_for_their_ttl_and_read_once(tmp_path: Path) -
     _result(root, "new.wav")
     _result(root, "old.wav", age_seconds=7200)
     sources = FileSources(root, completed_ttl_seconds=3600)
-    shown = sources.desired(Snapshot({}, ["new.wav", "old.wav"]), utc_now())
+    now = utc_now()  # one moment for both reads, so only the file can differ
+    shown = sources.desired(Snapshot({}, ["new.wav", "old.wav"]), now)
     assert set(shown) == {"new.wav"}
     assert shown["new.wav"]["phase"] == "Completed"
     assert shown["new.wav"]["result"]["text"] == "the quick brown fox"
     # Read once: a broken file afterwards changes nothing shown.
     result_path(root / "new.wav").write_text("{ not json")
-    assert sources.desired(Snapshot({}, ["new.wav"]), utc_now()) == shown
+    assert sources.desired(Snapshot({}, ["new.wav"]), now) == shown
     # Past its TTL it is no longer shown.
-    later = utc_now() + timedelta(seconds=3601)
+    later = now + timedelta(seconds=3601)
     assert sources.desired(Snapshot({}, ["new.wav"]), later) == {}
 
 
