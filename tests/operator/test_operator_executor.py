@@ -18,6 +18,7 @@ from kubescribe_operator.core.executor import AttemptKey, AttemptSpec, EndReason
 from kubescribe_operator.executors.kubernetes import KubernetesExecutor
 from kubescribe_operator.jobs import ANNOTATION_ANNOUNCED, job_name
 from kubescribe_operator.kube_api import KubeApi
+from kubescribe_operator.kube_time import kube_time, micro_time
 from kubescribe_operator.leader import LeaderElection
 from kubescribe_operator.settings import ControllerSettings
 from kubescribe_protocol.models import Priority, utc_now
@@ -221,5 +222,15 @@ def test_an_event_time_is_to_the_second(api: KubeApi, emulator: EmulatorServer) 
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "uid": "u"}}
     api.post_event(job, "Retrying", "again", now=datetime(2026, 12, 1, 20, 44, 33, 961000))
     (event,) = emulator.objects("/v1/events")
+    # The emulator gives the time back in its own form; what was sent had no fraction.
     for field in ("firstTimestamp", "lastTimestamp"):
-        assert KUBE_TIME.match(event[field]), (field, event[field])
+        sent = datetime.fromisoformat(event[field].replace("Z", "+00:00"))
+        assert sent == datetime(2026, 12, 1, 20, 44, 33, tzinfo=UTC), (field, event[field])
+
+
+def test_the_two_kubernetes_time_formats() -> None:
+    moment = datetime(2026, 12, 1, 20, 44, 33, 961000, tzinfo=UTC)
+    assert micro_time(moment) == "2026-12-01T20:44:33.961000Z"
+    assert MICRO_TIME.match(micro_time(moment.replace(microsecond=0)))
+    assert kube_time(moment) == "2026-12-01T20:44:33Z"
+    assert KUBE_TIME.match(kube_time(moment))
