@@ -73,8 +73,8 @@ def main() -> None:
 
     from kubescribe_operator.api.server import ApiServer
     from kubescribe_operator.core.controller import Controller
-    from kubescribe_operator.file_actions import transcription_id
     from kubescribe_operator.settings import ControllerSettings
+    from kubescribe_operator.volume.file_actions import transcription_id
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

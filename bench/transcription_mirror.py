@@ -34,8 +34,8 @@ sys.path.insert(0, str(HERE.parent / "tests" / "operator"))
 
 from crd.crdkit import CrdEmulatorServer  # noqa: E402
 
-from kubescribe_operator.kube_api import KubeApi, load_api_client  # noqa: E402
-from kubescribe_operator.transcriptions import (  # noqa: E402
+from kubescribe_operator.k8s.kube_api import KubeApi, load_api_client  # noqa: E402
+from kubescribe_operator.k8s.transcriptions import (  # noqa: E402
     TranscriptionMirror,
     status_of_file,
     status_of_result,

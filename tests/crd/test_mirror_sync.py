@@ -14,8 +14,8 @@ import kmock
 import pytest
 
 from crd.crdkit import TRANSCRIPTIONS, CrdEmulatorServer
-from kubescribe_operator.kube_api import KubeApi
-from kubescribe_operator.transcriptions import (
+from kubescribe_operator.k8s.kube_api import KubeApi
+from kubescribe_operator.k8s.transcriptions import (
     FileSources,
     Snapshot,
     TranscriptionMirror,

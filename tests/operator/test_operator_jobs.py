@@ -14,7 +14,7 @@ import pss_restricted
 import pytest
 
 from kubescribe_operator.core.executor import AttemptKey, AttemptSpec, worker_command
-from kubescribe_operator.jobs import (
+from kubescribe_operator.k8s.jobs import (
     ANNOTATION_PATH,
     LABEL_KUEUE_QUEUE,
     MAX_NAME_LENGTH,

@@ -16,7 +16,7 @@ from kubescribe_protocol.models import InProgress, Result, utc_now
 from kubescribe_protocol.names import in_progress_path, result_path
 
 from ..core.events import CoreEvent, EventKind
-from ..file_actions import transcription_id
+from ..volume.file_actions import transcription_id
 from .callbacks import CallbackSender, Delivery
 from .facade import Facade
 from .metrics import Metrics

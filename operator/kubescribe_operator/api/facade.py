@@ -21,8 +21,8 @@ from kubescribe_protocol.state import FileState
 
 from ..core.controller import Controller
 from ..core.scan import scan
-from ..file_actions import ActionError, Located, locate, retry_from_manual
-from .eta import EtaEstimator
+from ..volume.eta import EtaEstimator
+from ..volume.file_actions import ActionError, Located, locate, retry_from_manual
 
 #: How old a queue snapshot may be when a status request reads a position from it.
 QUEUE_CACHE_SECONDS = 1.0

@@ -17,7 +17,7 @@ from kubescribe_protocol.models import ComputeType, Device, TranscriptionSetting
 from kubescribe_protocol.render import MEDIA_TYPES
 from kubescribe_protocol.state import TERMINAL_STATES
 
-from ..file_actions import (
+from ..volume.file_actions import (
     ActionError,
     check_no_symlink,
     check_rel,

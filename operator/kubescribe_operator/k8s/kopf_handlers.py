@@ -1,6 +1,6 @@
 """The kopf glue: thin handlers that feed the core and its Kubernetes executor.
 
-Run it as a module, never by file path (``kopf run -m kubescribe_operator.kopf_handlers``;
+Run it as a module, never by file path (``kopf run -m kubescribe_operator.k8s.kopf_handlers``;
 ``kubescribe operator`` does that). The core is synchronous and does file IO, so every
 call into it runs in a thread, under one lock: the core sees one caller at a time.
 
@@ -33,12 +33,12 @@ import kopf
 
 from kubescribe_protocol.models import utc_now
 
-from .core.controller import Controller
-from .executors.kubernetes import KubernetesExecutor
+from ..core.controller import Controller
+from ..settings import ControllerSettings
+from .executor import KubernetesExecutor
 from .jobs import SELECTOR_LABELS
 from .kube_api import KubeApi, load_api_client
 from .leader import LeaderElection
-from .settings import ControllerSettings
 
 log = logging.getLogger("kubescribe.operator")
 
@@ -120,7 +120,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     if config.api_enabled:
         # The HTTP API shares the core's lock; a standby answers 503 on /readyz and to
         # writes, so a Service routes to the leader only.
-        from .api.server import ApiServer
+        from ..api.server import ApiServer
 
         memo.http_api = ApiServer(
             runtime.controller, runtime.lock, ready=lambda: runtime.ready.is_set()

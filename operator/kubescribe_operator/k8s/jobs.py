@@ -20,8 +20,8 @@ from typing import Any
 from kubescribe_protocol.codes import ExitCode
 from kubescribe_protocol.models import Priority, format_time
 
-from .core.executor import AttemptKey, AttemptSpec, worker_command
-from .settings import ControllerSettings
+from ..core.executor import AttemptKey, AttemptSpec, worker_command
+from ..settings import ControllerSettings
 
 # --- labels and annotations the operator reads back ------------------------------------
 APP_NAME = "kubescribe"

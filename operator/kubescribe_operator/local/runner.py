@@ -22,9 +22,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from .core.controller import Controller
-from .executors.local import STATE_DIR, LocalExecutor
-from .settings import ControllerSettings
+from ..core.controller import Controller
+from ..settings import ControllerSettings
+from .executor import STATE_DIR, LocalExecutor
 
 log = logging.getLogger("kubescribe.run")
 
@@ -140,7 +140,7 @@ def _loop(
 def _start_api(
     controller: Controller, lock: threading.Lock, ready: threading.Event, out: TextIO
 ) -> Any:
-    from .api.server import ApiServer  # FastAPI loads only with --api
+    from ..api.server import ApiServer  # FastAPI loads only with --api
 
     api = ApiServer(controller, lock, ready=ready.is_set)
     api.start()

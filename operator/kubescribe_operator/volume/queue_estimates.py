@@ -18,7 +18,7 @@ from kubescribe_protocol.atomic import StatusFileError, read_model
 from kubescribe_protocol.models import InProgress, Result
 from kubescribe_protocol.names import in_progress_path, result_path
 
-from .api.eta import WINDOW, EtaEstimator
+from .eta import WINDOW, EtaEstimator
 
 #: Waiting files that get an ETA (each costs an ffprobe of its audio, once).
 ESTIMATED_ROWS = 100
@@ -71,7 +71,7 @@ def _measure(root: Path, completed: list[str], estimator: EtaEstimator) -> None:
 def add_estimates(root: Path, rows: Sequence[Row], parallel: int | None = None) -> None:
     """Fill ``position`` and ``eta_seconds`` of pending, error and processing rows."""
     if parallel is None:
-        from .settings import ControllerSettings
+        from ..settings import ControllerSettings
 
         parallel = ControllerSettings().parallel
     waiting = [row for row in rows if row.state in ("pending", "error")]

@@ -28,8 +28,9 @@ from kubescribe_protocol.names import in_progress_path
 from kubescribe_protocol.state import FileState, file_state
 
 from ..core.executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason
-from ..job_outcome import end_of_job, job_finished, job_needs_pods, vanished
-from ..jobs import (
+from ..settings import ControllerSettings
+from .job_outcome import end_of_job, job_finished, job_needs_pods, vanished
+from .jobs import (
     ANNOTATION_ANNOUNCED,
     ANNOTATION_DEADLINE,
     SELECTOR_LABELS,
@@ -37,8 +38,7 @@ from ..jobs import (
     build_job,
     job_name,
 )
-from ..kube_api import KubeApi
-from ..settings import ControllerSettings
+from .kube_api import KubeApi
 
 log = logging.getLogger(__name__)
 

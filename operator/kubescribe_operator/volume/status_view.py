@@ -19,7 +19,7 @@ from kubescribe_protocol.models import InProgress, format_time
 from kubescribe_protocol.names import MANUAL_DIR, in_progress_path
 from kubescribe_protocol.state import FileState, state_of_in_progress
 
-from .core.scan import scan
+from ..core.scan import scan
 from .queue_estimates import add_estimates, format_seconds
 
 ORDER = (

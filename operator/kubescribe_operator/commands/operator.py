@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-HANDLERS_MODULE = "kubescribe_operator.kopf_handlers"
+HANDLERS_MODULE = "kubescribe_operator.k8s.kopf_handlers"
 
 
 def register(subparsers: Any) -> None:
@@ -42,7 +42,7 @@ def kopf_args(namespace: str, liveness: str | None, verbose: bool) -> list[str]:
 def run_operator(args: argparse.Namespace) -> int:
     from kopf.cli import main as kopf_main
 
-    from .kube_api import NoCredentialsError, load_api_client
+    from ..k8s.kube_api import NoCredentialsError, load_api_client
 
     # Without credentials kopf would retry its start-up every minute with a traceback;
     # a person starting it by hand needs the reason, once, and an exit status.

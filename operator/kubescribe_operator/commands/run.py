@@ -1,4 +1,4 @@
-"""The controller's subcommands (``run``, ``status``, ``operator``). Imports nothing heavy."""
+"""``kubescribe run`` and ``kubescribe status``: local mode and its report (nothing heavy)."""
 
 from __future__ import annotations
 
@@ -63,18 +63,10 @@ def register(subparsers: Any) -> None:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
 
-    from .operator_command import register as register_operator  # kopf loads only when run
-
-    register_operator(subparsers)
-
-    from .request_commands import register as register_requests
-
-    register_requests(subparsers)
-
 
 def settings_from_args(args: argparse.Namespace) -> Any:
     """ControllerSettings from the environment, with the flags given on top."""
-    from .settings import ControllerSettings
+    from ..settings import ControllerSettings
 
     overrides: dict[str, Any] = {"root": args.root}
     for flag, name in _RUN_FLAGS.items():
@@ -93,13 +85,13 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .local_run import configure_logging, run_local
+    from ..local.runner import configure_logging, run_local
 
     configure_logging(args.debug)
     return run_local(settings_from_args(args), once=args.once)
 
 
 def _status(args: argparse.Namespace) -> int:
-    from .status_view import main
+    from ..volume.status_view import main
 
     return main(args.root, as_json=args.json)

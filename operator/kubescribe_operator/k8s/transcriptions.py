@@ -56,7 +56,7 @@ from .jobs import (
 from .kube_api import TRANSCRIPTION_GROUP, TRANSCRIPTION_VERSION, KubeApi, KubeApiError
 
 if TYPE_CHECKING:
-    from .core.controller import Controller
+    from ..core.controller import Controller
 
 log = logging.getLogger("kubescribe.transcriptions")
 
