@@ -86,7 +86,7 @@ def main() -> None:
         controller = Controller(settings, IdleExecutor())  # type: ignore[arg-type]
         lock = threading.Lock()
         stop = threading.Event()
-        api = ApiServer(controller, lock)
+        api = ApiServer(controller, lock, settings)
         api.start()
 
         def drive() -> None:

@@ -23,6 +23,7 @@ from ..core.controller import Controller
 from ..core.scan import scan
 from ..volume.eta import EtaEstimator
 from ..volume.file_actions import ActionError, Located, locate, retry_from_manual
+from .settings import ApiSettings
 
 #: How old a queue snapshot may be when a status request reads a position from it.
 QUEUE_CACHE_SECONDS = 1.0
@@ -44,13 +45,14 @@ class Facade:
         self,
         controller: Controller,
         lock: threading.Lock | threading.RLock,
+        settings: ApiSettings,
         *,
         ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.controller = controller
         self.lock = lock
         self.root = Path(controller.root)
-        self.settings = controller.settings
+        self.settings = settings
         self.ready = ready
         self.eta = EtaEstimator(self.root)
         #: Callback URLs by file, for files whose ``.in_progress`` cannot hold them (a

@@ -10,7 +10,6 @@ from collections.abc import Callable
 import uvicorn
 
 from ..core.controller import Controller
-from ..settings import ControllerSettings
 from .app import create_app
 from .auth import TokenSet
 from .callbacks import CallbackSender
@@ -18,6 +17,7 @@ from .context import ApiContext
 from .events import EventHandler
 from .facade import Facade
 from .metrics import Metrics
+from .settings import ApiSettings
 
 log = logging.getLogger("kubescribe.api")
 
@@ -29,12 +29,11 @@ class ApiServer:
         self,
         controller: Controller,
         lock: threading.Lock | threading.RLock,
+        settings: ApiSettings,
         *,
         ready: Callable[[], bool] = lambda: True,
-        settings: ControllerSettings | None = None,
     ) -> None:
-        settings = settings or controller.settings
-        self.facade = Facade(controller, lock, ready=ready)
+        self.facade = Facade(controller, lock, settings, ready=ready)
         self.tokens = TokenSet(settings.api_tokens, settings.api_tokens_file)
         self.metrics = Metrics(self.facade)
         self.sender = CallbackSender(

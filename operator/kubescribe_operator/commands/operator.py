@@ -7,8 +7,6 @@ import os
 import sys
 from typing import Any
 
-HANDLERS_MODULE = "kubescribe_operator.k8s.kopf_handlers"
-
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -30,17 +28,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run_operator)
 
 
-def kopf_args(namespace: str, liveness: str | None, verbose: bool) -> list[str]:
-    args = ["run", "-m", HANDLERS_MODULE, "--namespace", namespace]
-    if liveness:
-        args += ["--liveness", liveness]
-    if verbose:
-        args.append("--verbose")
-    return args
-
-
 def run_operator(args: argparse.Namespace) -> int:
-    from kopf.cli import main as kopf_main
+    from ..k8s.kopf_run import run_kopf  # kopf loads only when run
 
     from ..k8s.kube_api import NoCredentialsError, load_api_client
 
@@ -56,5 +45,5 @@ def run_operator(args: argparse.Namespace) -> int:
     os.environ["KUBESCRIBE_NAMESPACE"] = namespace
     if getattr(args, "api", False):
         os.environ["KUBESCRIBE_API_ENABLED"] = "true"
-    kopf_main(args=kopf_args(namespace, args.liveness, args.verbose), standalone_mode=True)
+    run_kopf(namespace, args.liveness, args.verbose)
     return 0

@@ -8,7 +8,7 @@ from typing import Any, get_args
 
 from kubescribe_protocol.models import ComputeType, Device
 
-#: ``kubescribe run`` flags that set a ControllerSettings field of the same name.
+#: ``kubescribe run`` flags that set a LocalSettings field of the same name.
 _RUN_FLAGS: dict[str, str] = {
     "parallel": "parallel",
     "stable_seconds": "stable_seconds",
@@ -21,7 +21,7 @@ _RUN_FLAGS: dict[str, str] = {
     "api_host": "api_host",
     "api_port": "api_port",
 }
-#: Flags that set a default transcription setting (ControllerSettings.defaults).
+#: Flags that set a default transcription setting (LocalSettings.defaults).
 _DEFAULT_FLAGS = ("model_size", "language", "device", "compute_type")
 
 
@@ -65,22 +65,22 @@ def register(subparsers: Any) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
-    """ControllerSettings from the environment, with the flags given on top."""
-    from ..settings import ControllerSettings
+    """LocalSettings from the environment, with the flags given on top."""
+    from ..local.settings import LocalSettings
 
     overrides: dict[str, Any] = {"root": args.root}
     for flag, name in _RUN_FLAGS.items():
         value = getattr(args, flag, None)
         if value is not None:
             overrides[name] = value
-    settings = ControllerSettings(**overrides)
+    settings = LocalSettings(**overrides)
     if getattr(args, "api_tokens", None):
         overrides["api_tokens"] = [*settings.api_tokens, *args.api_tokens]
-        settings = ControllerSettings(**overrides)
+        settings = LocalSettings(**overrides)
     defaults = {name: getattr(args, name) for name in _DEFAULT_FLAGS if getattr(args, name, None)}
     if defaults:
         merged = settings.defaults.model_dump() | defaults
-        settings = ControllerSettings(**overrides, defaults=merged)
+        settings = LocalSettings(**overrides, defaults=merged)
     return settings
 
 

@@ -36,12 +36,12 @@ from kubescribe_protocol.models import (
 )
 from kubescribe_protocol.names import in_progress_path, result_path
 
-from ..settings import ControllerSettings
 from .deadline import attempt_deadline
 from .events import CoreEvent, EventKind, Observer
 from .executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason, Executor
 from .outcome import Step, controller_error, decide, worker_error
 from .scan import scan
+from .settings import CoreSettings
 
 log = logging.getLogger("kubescribe.core")
 
@@ -94,7 +94,7 @@ class Counters:
 class Controller:
     def __init__(
         self,
-        settings: ControllerSettings,
+        settings: CoreSettings,
         executor: Executor,
         *,
         clock: Callable[[], datetime] = utc_now,

@@ -28,7 +28,6 @@ from kubescribe_protocol.names import in_progress_path
 from kubescribe_protocol.state import FileState, file_state
 
 from ..core.executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason
-from ..settings import ControllerSettings
 from .job_outcome import end_of_job, job_finished, job_needs_pods, vanished
 from .jobs import (
     ANNOTATION_ANNOUNCED,
@@ -39,6 +38,7 @@ from .jobs import (
     job_name,
 )
 from .kube_api import KubeApi
+from .settings import KubernetesSettings
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class KubernetesExecutor:
     def __init__(
         self,
         api: KubeApi,
-        settings: ControllerSettings,
+        settings: KubernetesSettings,
         *,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] | None = None,

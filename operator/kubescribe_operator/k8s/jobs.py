@@ -21,7 +21,7 @@ from kubescribe_protocol.codes import ExitCode
 from kubescribe_protocol.models import Priority, format_time
 
 from ..core.executor import AttemptKey, AttemptSpec, worker_command
-from ..settings import ControllerSettings
+from .settings import KubernetesSettings
 
 # --- labels and annotations the operator reads back ------------------------------------
 APP_NAME = "kubescribe"
@@ -78,7 +78,7 @@ def job_name(key: AttemptKey) -> str:
     return f"{_NAME_PREFIX}-{stem}{suffix}" if stem else f"{_NAME_PREFIX}{suffix}"
 
 
-def job_labels(spec: AttemptSpec, settings: ControllerSettings) -> dict[str, str]:
+def job_labels(spec: AttemptSpec, settings: KubernetesSettings) -> dict[str, str]:
     labels = {
         LABEL_NAME: APP_NAME,
         LABEL_PART_OF: APP_NAME,
@@ -117,7 +117,7 @@ def active_deadline_seconds(deadline: datetime, now: datetime) -> int:
     return max(1, math.ceil((deadline - now).total_seconds()))
 
 
-def _resources(spec: AttemptSpec, settings: ControllerSettings) -> dict[str, Any]:
+def _resources(spec: AttemptSpec, settings: KubernetesSettings) -> dict[str, Any]:
     resources: dict[str, Any] = copy.deepcopy(settings.worker_resources)
     if spec.wants_gpu and settings.gpu_count > 0:
         # Extended resources are set in limits; the request defaults to the same count.
@@ -126,7 +126,7 @@ def _resources(spec: AttemptSpec, settings: ControllerSettings) -> dict[str, Any
     return resources
 
 
-def _volumes(spec: AttemptSpec, settings: ControllerSettings) -> tuple[list[Any], list[Any]]:
+def _volumes(spec: AttemptSpec, settings: KubernetesSettings) -> tuple[list[Any], list[Any]]:
     cache_mount = str(spec.model_dir) if spec.model_dir is not None else MODEL_CACHE_MOUNT
     cache: dict[str, Any] = (
         {"persistentVolumeClaim": {"claimName": settings.model_cache_pvc}}
@@ -163,7 +163,7 @@ def _env(spec: AttemptSpec) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in sorted(env.items())]
 
 
-def _security(settings: ControllerSettings) -> tuple[dict[str, Any], dict[str, Any]]:
+def _security(settings: KubernetesSettings) -> tuple[dict[str, Any], dict[str, Any]]:
     pod = {
         "runAsNonRoot": True,
         "runAsUser": settings.run_as_user,
@@ -205,13 +205,13 @@ def _pod_failure_policy() -> dict[str, Any]:
     }
 
 
-def priority_class_for(priority: Priority, settings: ControllerSettings) -> str | None:
+def priority_class_for(priority: Priority, settings: KubernetesSettings) -> str | None:
     if priority is Priority.API_REQUEST:
         return settings.priority_class_api
     return settings.priority_class_scan
 
 
-def build_job(spec: AttemptSpec, settings: ControllerSettings, now: datetime) -> dict[str, Any]:
+def build_job(spec: AttemptSpec, settings: KubernetesSettings, now: datetime) -> dict[str, Any]:
     """The Job manifest of one attempt (``batch/v1``), as a plain dict."""
     labels = job_labels(spec, settings)
     volumes, mounts = _volumes(spec, settings)

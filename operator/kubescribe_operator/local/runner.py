@@ -23,8 +23,8 @@ from types import FrameType
 from typing import Any, TextIO
 
 from ..core.controller import Controller
-from ..settings import ControllerSettings
 from .executor import STATE_DIR, LocalExecutor
+from .settings import LocalSettings
 
 log = logging.getLogger("kubescribe.run")
 
@@ -66,7 +66,7 @@ class _Progress:
 
 
 def run_local(
-    settings: ControllerSettings,
+    settings: LocalSettings,
     *,
     once: bool,
     out: TextIO = sys.stderr,
@@ -88,7 +88,7 @@ def run_local(
 
 
 def _loop(
-    settings: ControllerSettings, *, once: bool, out: TextIO, executor: LocalExecutor | None
+    settings: LocalSettings, *, once: bool, out: TextIO, executor: LocalExecutor | None
 ) -> int:
     executor = executor or LocalExecutor(settings.root)
     controller = Controller(settings, executor)
@@ -102,7 +102,7 @@ def _loop(
     stop_by: float | None = None
     # The API (--api) calls into the core from its own threads, under this lock.
     lock, ready = threading.Lock(), threading.Event()
-    api = _start_api(controller, lock, ready, out) if settings.api_enabled else None
+    api = _start_api(controller, lock, ready, settings, out) if settings.api_enabled else None
     try:
         while True:
             with lock:
@@ -138,11 +138,15 @@ def _loop(
 
 
 def _start_api(
-    controller: Controller, lock: threading.Lock, ready: threading.Event, out: TextIO
+    controller: Controller,
+    lock: threading.Lock,
+    ready: threading.Event,
+    settings: LocalSettings,
+    out: TextIO,
 ) -> Any:
     from ..api.server import ApiServer  # FastAPI loads only with --api
 
-    api = ApiServer(controller, lock, ready=ready.is_set)
+    api = ApiServer(controller, lock, settings, ready=ready.is_set)
     api.start()
     print(f"API on http://{api.server.config.host}:{api.port}", file=out, flush=True)
     return api

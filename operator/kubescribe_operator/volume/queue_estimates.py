@@ -71,9 +71,9 @@ def _measure(root: Path, completed: list[str], estimator: EtaEstimator) -> None:
 def add_estimates(root: Path, rows: Sequence[Row], parallel: int | None = None) -> None:
     """Fill ``position`` and ``eta_seconds`` of pending, error and processing rows."""
     if parallel is None:
-        from ..settings import ControllerSettings
+        from ..core.settings import CoreSettings
 
-        parallel = ControllerSettings().parallel
+        parallel = CoreSettings().parallel
     waiting = [row for row in rows if row.state in ("pending", "error")]
     running = [row for row in rows if row.state == "processing"]
     if not waiting and not running:
