@@ -97,11 +97,11 @@ def main() -> None:
 
         driver = threading.Thread(target=drive, daemon=True)
         driver.start()
-        rels = sorted(controller.index)[: args.requests]
+        rels = sorted(controller.view().files)[: args.requests]
         while len(rels) < args.requests:
             time.sleep(0.1)
             with lock:
-                rels = sorted(controller.index)[: args.requests]
+                rels = sorted(controller.view().files)[: args.requests]
         timings: dict[str, list[float]] = {"post_path": [], "get_status": [], "get_queue": []}
         headers = {"Authorization": f"Bearer {TOKEN}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{api.port}", headers=headers) as http:

@@ -10,17 +10,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kubescribe_protocol.atomic import StatusFileError, read_model, write_model
-from kubescribe_protocol.models import FileStatus, InProgress, Result
+from kubescribe_protocol.models import FileStatus, InProgress, Priority, Result
 from kubescribe_protocol.names import in_progress_path, result_path
 from kubescribe_protocol.state import FileState
 
 from ..core.controller import Controller
 from ..core.scan import scan
+from ..core.view import ControllerView
 from ..volume.eta import EtaEstimator
 from ..volume.file_actions import ActionError, Located, locate, retry_from_manual
 from .settings import ApiSettings
@@ -38,6 +39,8 @@ class QueueView:
     running: list[str]
     waiting: list[str]
     parallel: int
+    #: The priority of each file in it.
+    priorities: dict[str, Priority] = field(default_factory=dict)
 
 
 class Facade:
@@ -139,11 +142,20 @@ class Facade:
         if cached is not None and time.monotonic() - cached[0] < QUEUE_CACHE_SECONDS:
             return cached[1]
         with self.lock:
-            running = sorted(self.controller.running)
             waiting = self.controller.queue()
-        view = QueueView(running, waiting, self.settings.parallel)
+            known = self.controller.view()
+        running = sorted(known.running)
+        priorities = {
+            rel: known.files[rel].priority for rel in [*running, *waiting] if rel in known.files
+        }
+        view = QueueView(running, waiting, self.settings.parallel, priorities)
         self._queue_cache = (time.monotonic(), view)
         return view
+
+    def view(self) -> ControllerView:
+        """What the controller knows now (a copy, taken under the lock)."""
+        with self.lock:
+            return self.controller.view()
 
     def position(self, rel: str, view: QueueView | None = None) -> int | None:
         """1-based place among waiting files; None when the file does not wait."""

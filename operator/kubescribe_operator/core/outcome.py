@@ -154,4 +154,10 @@ def decide(
     if error.retry_after is None:
         # Exponential backoff from the number of failures so far: 1x, 2x, 4x ...
         error.retry_after = backoff_seconds * 2 ** max(failures - 1, 0)
-    return Decision(Step.RETRY, not_before=error.timestamp + timedelta(seconds=error.retry_after))
+    return Decision(Step.RETRY, not_before=next_attempt_at(error))
+
+
+def next_attempt_at(error: StatusError) -> datetime:
+    """When the next attempt of a file that failed with ``error`` may start: the error's
+    time plus its ``retry_after`` (none: at once)."""
+    return error.timestamp + timedelta(seconds=error.retry_after or 0)

@@ -96,7 +96,8 @@ def _sync_once(runtime: Runtime, mirror: TranscriptionMirror, sources: FileSourc
     with runtime.lock:
         if not runtime.leading:
             return
-        snap = snapshot(runtime.controller)
+        view = runtime.controller.view()
+    snap = snapshot(view)
     counts = mirror.sync(sources.desired(snap, utc_now()))
     if counts.created or counts.deleted or counts.failed:
         log.info(

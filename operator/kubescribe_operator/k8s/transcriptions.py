@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kubescribe_protocol.atomic import StatusFileError, read_model
 from kubescribe_protocol.models import FileStatus, InProgress, Priority, Result, format_time
@@ -42,6 +42,7 @@ from kubescribe_protocol.names import (
     result_path,
 )
 
+from ..core.view import ControllerView
 from .jobs import (
     ANNOTATION_PATH,
     APP_NAME,
@@ -54,9 +55,6 @@ from .jobs import (
     path_hash,
 )
 from .kube_api import TRANSCRIPTION_GROUP, TRANSCRIPTION_VERSION, KubeApi, KubeApiError
-
-if TYPE_CHECKING:
-    from ..core.controller import Controller
 
 log = logging.getLogger("kubescribe.transcriptions")
 
@@ -350,17 +348,17 @@ class Snapshot:
     completed: list[str]
 
 
-def snapshot(controller: Controller) -> Snapshot:
-    """Statuses of the files the controller has open, and the paths it knows completed.
-    Cheap, no IO: call it under the lock the controller's tick runs under."""
+def snapshot(view: ControllerView) -> Snapshot:
+    """Statuses of the files the controller has open, and the paths it knows completed,
+    from its :meth:`~..core.controller.Controller.view`. No IO."""
     shown: dict[str, dict[str, Any]] = {}
     completed: list[str] = []
-    for rel, entry in controller.index.items():
-        if entry.has_result:
+    for rel, file in view.files.items():
+        if file.completed:
             completed.append(rel)
-        elif entry.status is not None or entry.in_progress_mtime_ns is None:
+        elif not file.unreadable:
             # An .in_progress that does not read is left for a person; shown once it reads.
-            shown[rel] = status_of_file(entry.status)
+            shown[rel] = status_of_file(file.status)
     return Snapshot(shown, completed)
 
 

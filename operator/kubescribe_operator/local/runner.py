@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from ..core.controller import Controller
+from ..core.view import ControllerView
 from .executor import STATE_DIR, LocalExecutor
 from .settings import LocalSettings
 
@@ -53,13 +54,12 @@ class _Progress:
         self.out = out
         self.shown: dict[str, tuple[int, str, int]] = {}
 
-    def show(self, controller: Controller) -> None:
-        for rel, run in controller.running.items():
-            entry = controller.index.get(rel)
-            status = entry.status if entry is not None else None
-            if status is None or status.progress is None or status.attempt != run.key.attempt:
+    def show(self, view: ControllerView) -> None:
+        for rel, file in view.files.items():
+            status = file.status
+            if status is None or status.progress is None or status.attempt != file.running_attempt:
                 continue
-            now = (run.key.attempt, status.progress.stage.value, status.progress.percentage)
+            now = (status.attempt, status.progress.stage.value, status.progress.percentage)
             if self.shown.get(rel) != now:
                 self.shown[rel] = now
                 print(f"  {rel}: attempt {now[0]}, {now[1]} {now[2]}%", file=self.out, flush=True)
@@ -107,7 +107,8 @@ def _loop(
         while True:
             with lock:
                 controller.tick()
-                progress.show(controller)
+                running = controller.view(running_only=True)
+            progress.show(running)
             ready.set()
             if signals["count"] and stop_by is None:
                 print("stopping: letting running attempts stop by themselves "

@@ -1,9 +1,9 @@
 """Queue positions and ETAs for ``kubescribe status``, from the volume alone.
 
-The order is the core's (``Controller._order``): API requests first, then the oldest;
+The order is the core's (:mod:`..core.queue_order`): API requests first, then the oldest;
 files with no ``.in_progress`` yet count from their audio's mtime, where the core counts
 from when it first saw them. The realtime factor is the mean over the newest
-:data:`~.api.eta.WINDOW` ``.result`` files; parallelism is ``KUBESCRIBE_PARALLEL``.
+:data:`~.eta.WINDOW` ``.result`` files; parallelism is ``KUBESCRIBE_PARALLEL``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Protocol
 
 from kubescribe_protocol.atomic import StatusFileError, read_model
-from kubescribe_protocol.models import InProgress, Result
+from kubescribe_protocol.models import InProgress, Priority, Result
 from kubescribe_protocol.names import in_progress_path, result_path
 
+from ..core.queue_order import queue_key
 from .eta import WINDOW, EtaEstimator
 
 #: Waiting files that get an ETA (each costs an ffprobe of its audio, once).
@@ -78,8 +79,9 @@ def add_estimates(root: Path, rows: Sequence[Row], parallel: int | None = None) 
     running = [row for row in rows if row.state == "processing"]
     if not waiting and not running:
         return
-    waiting.sort(key=lambda row: (0 if row.priority == "api_request" else 1,
-                                  _queued_since(root, row.path), row.path))  # fmt: skip
+    waiting.sort(key=lambda row: queue_key(api_request=row.priority == Priority.API_REQUEST.value,
+                                           queued_since=_queued_since(root, row.path),
+                                           rel=row.path))  # fmt: skip
     for number, row in enumerate(waiting, start=1):
         row.position = number
     for row in running:
