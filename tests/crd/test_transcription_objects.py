@@ -17,7 +17,7 @@ import kubernetes_validate
 import pytest
 
 from crd.crdkit import load_crd
-from kubescribe_operator.k8s.jobs import path_hash
+from kubescribe_operator.k8s.names import path_hash
 from kubescribe_operator.k8s.transcriptions import (
     EXCERPT_CHARS,
     MIRROR_SELECTOR,

@@ -30,14 +30,13 @@ from kubescribe_protocol.state import FileState, file_state
 from ..core.executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason
 from .job_outcome import end_of_job, job_finished, job_needs_pods, vanished
 from .jobs import (
-    ANNOTATION_ANNOUNCED,
-    ANNOTATION_DEADLINE,
     SELECTOR_LABELS,
     attempt_key_of,
     build_job,
     job_name,
 )
 from .kube_api import KubeApi
+from .names import ANNOTATION_ANNOUNCED, ANNOTATION_DEADLINE
 from .settings import KubernetesSettings
 
 log = logging.getLogger(__name__)

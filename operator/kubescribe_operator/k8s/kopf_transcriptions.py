@@ -28,8 +28,8 @@ import kopf
 
 from kubescribe_protocol.models import utc_now
 
-from .jobs import ANNOTATION_PATH
 from .kube_api import KubeApiError
+from .names import ANNOTATION_PATH
 from .runtime import Runtime
 from .transcriptions import (
     ORIGIN_REQUEST,

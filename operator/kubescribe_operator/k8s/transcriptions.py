@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,35 +37,30 @@ from kubescribe_protocol.names import (
     MANUAL_DIR,
     in_progress_path,
     is_hidden_or_temporary,
-    is_media_name,
     result_path,
 )
 
 from ..core.view import ControllerView
-from .jobs import (
-    ANNOTATION_PATH,
-    APP_NAME,
-    LABEL_COMPONENT,
-    LABEL_FILE_HASH,
-    LABEL_MANAGED_BY,
-    LABEL_NAME,
-    LABEL_PART_OF,
-    MANAGED_BY,
-    path_hash,
-)
+from ..volume.paths import MAX_PATH_CHARS, PathProblem, path_problems
 from .kube_api import TRANSCRIPTION_GROUP, TRANSCRIPTION_VERSION, KubeApi, KubeApiError
+from .names import (
+    ANNOTATION_PATH,
+    LABEL_ORIGIN,
+    TRANSCRIPTION_COMPONENT,
+    file_labels,
+    name_of_path,
+    selector,
+)
 
 log = logging.getLogger("kubescribe.transcriptions")
 
 API_VERSION = f"{TRANSCRIPTION_GROUP}/{TRANSCRIPTION_VERSION}"
 KIND = "Transcription"
-COMPONENT = "transcription"
-#: Who made the object: the mirror (``scan``) or a person asking for the file (``request``).
-LABEL_ORIGIN = "kubescribe.io/origin"
+#: Who made the object (``names.LABEL_ORIGIN``): the mirror or a person asking for the file.
 ORIGIN_MIRROR = "mirror"
 ORIGIN_REQUEST = "request"
 #: The labels of every Transcription the operator manages (made or adopted).
-MIRROR_SELECTOR = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT}
+MIRROR_SELECTOR = selector(TRANSCRIPTION_COMPONENT)
 
 #: Progress is shown in steps of this many percent: a worker may write its percentage
 #: often, and each change shown costs an API call.
@@ -77,9 +71,6 @@ EXCERPT_CHARS = 300
 DETAILS_CHARS = 1000
 
 _NAME_PREFIX = "tr"
-_HASH_LENGTH = 12
-_MAX_NAME = 63
-_NOT_DNS = re.compile(r"[^a-z0-9]+")
 
 
 class Phase(StrEnum):
@@ -101,25 +92,13 @@ class RejectedRequestError(ValueError):
 
 
 def transcription_name(path: str) -> str:
-    """A DNS-1123 label for the file at ``path``: ``tr-<readable stem>-<hash>``.
-
-    The hash of the path makes it unique and stable across operator restarts; the stem
-    only helps a person reading ``kubectl get transcriptions``.
-    """
-    suffix = f"-{path_hash(path)[:_HASH_LENGTH]}"
-    stem = _NOT_DNS.sub("-", path.rsplit("/", 1)[-1].lower()).strip("-")
-    stem = stem[: _MAX_NAME - len(_NAME_PREFIX) - 1 - len(suffix)].strip("-")
-    return f"{_NAME_PREFIX}-{stem}{suffix}" if stem else f"{_NAME_PREFIX}{suffix}"
+    """The Transcription of the file at ``path``: ``tr-<readable stem>-<hash>``
+    (:func:`.names.name_of_path`)."""
+    return name_of_path(_NAME_PREFIX, path)
 
 
 def transcription_labels(path: str, origin: str) -> dict[str, str]:
-    return {
-        LABEL_NAME: APP_NAME,
-        LABEL_PART_OF: APP_NAME,
-        **MIRROR_SELECTOR,
-        LABEL_FILE_HASH: path_hash(path),
-        LABEL_ORIGIN: origin,
-    }
+    return {**file_labels(TRANSCRIPTION_COMPONENT, path), LABEL_ORIGIN: origin}
 
 
 def build_transcription(path: str, namespace: str) -> dict[str, Any]:
@@ -285,18 +264,22 @@ def check_request_path(root: Path, path: object) -> str:
     :class:`RejectedRequestError` with a message for the object's status otherwise."""
     if not isinstance(path, str) or not path.strip():
         raise RejectedRequestError("spec.path is empty: name a file relative to the watched folder")
-    if path.startswith("/") or "\\" in path:
+    problems = path_problems(path)
+    if PathProblem.ABSOLUTE in problems or "\\" in path:
         raise RejectedRequestError(f"spec.path {path!r} must be relative to the watched folder")
-    parts = path.split("/")
-    if any(part in ("", ".", "..") for part in parts):
+    if PathProblem.MALFORMED in problems:
+        raise RejectedRequestError(
+            f"spec.path {path!r} must be 1 to {MAX_PATH_CHARS} characters, without NUL"
+        )
+    if PathProblem.TRAVERSAL in problems:
         raise RejectedRequestError(f"spec.path {path!r} must not contain '..', '.' or '//'")
-    if parts[0] == MANUAL_DIR:
+    if PathProblem.MANUAL in problems:
         raise RejectedRequestError(
             f"{path} is in {MANUAL_DIR}/, waiting for a person: move it back to ask again"
         )
-    if any(is_hidden_or_temporary(part) for part in parts):
+    if PathProblem.HIDDEN in problems:
         raise RejectedRequestError(f"{path} is a hidden or temporary file")
-    if not is_media_name(parts[-1]):
+    if PathProblem.EXTENSION in problems:
         raise RejectedRequestError(f"{path} does not have an audio or video file extension")
     audio = root / PurePosixPath(path)
     real_root = os.path.realpath(root)

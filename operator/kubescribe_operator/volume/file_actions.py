@@ -19,18 +19,11 @@ from typing import Any
 from kubescribe_protocol.atomic import StatusFileError, read_model, write_model
 from kubescribe_protocol.manual import _move_no_overwrite, read_manual_status
 from kubescribe_protocol.models import FileStatus, InProgress, Priority, Result, utc_now
-from kubescribe_protocol.names import (
-    MANUAL_DIR,
-    MEDIA_EXTENSIONS,
-    in_progress_path,
-    is_hidden_or_temporary,
-    result_path,
-)
+from kubescribe_protocol.names import MANUAL_DIR, in_progress_path, result_path
 from kubescribe_protocol.render import RENDERERS
 from kubescribe_protocol.state import FileState, file_state
 
-#: Longest relative path a client may name.
-MAX_PATH_CHARS = 1024
+from .paths import MAX_PATH_CHARS, PathProblem, path_problems
 
 
 class ActionError(Exception):
@@ -69,22 +62,23 @@ def rel_from_id(file_id: str) -> str:
 
 def check_rel(rel: str, *, allow_manual: bool = False) -> str:
     """``rel`` as a clean relative POSIX path under the root, or :class:`ActionError` 400:
-    no absolute paths, no ``..``, no hidden or temporary names, a media extension."""
-    if not rel or len(rel) > MAX_PATH_CHARS or "\0" in rel or "\\" in rel:
+    no absolute paths, no ``..``, no hidden or temporary names, a media extension
+    (the rules of :mod:`.paths`)."""
+    problems = path_problems(rel)
+    if PathProblem.MALFORMED in problems:
         raise ActionError(400, "invalid_path", "a relative path of 1 to 1024 characters")
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or rel.startswith("/"):
+    if PathProblem.ABSOLUTE in problems:
         raise ActionError(400, "invalid_path", "the path must be relative to the root")
-    parts = rel.split("/")
-    if any(part in ("", ".", "..") for part in parts):
+    if PathProblem.TRAVERSAL in problems:
         raise ActionError(400, "path_traversal", "the path must not contain '.', '..' or '//'")
-    if any(is_hidden_or_temporary(part) for part in parts):
+    if PathProblem.HIDDEN in problems:
         raise ActionError(400, "hidden_name", "hidden and temporary names are not taken")
-    if parts[0] == MANUAL_DIR and not allow_manual:
+    if PathProblem.MANUAL in problems and not allow_manual:
         raise ActionError(400, "manual_path", "files in manual/ are taken back with retry")
-    if pure.suffix.lower() not in MEDIA_EXTENSIONS:
-        raise ActionError(400, "unsupported_extension", f"not a media extension: {pure.suffix!r}")
-    return pure.as_posix()
+    if PathProblem.EXTENSION in problems:
+        suffix = PurePosixPath(rel).suffix
+        raise ActionError(400, "unsupported_extension", f"not a media extension: {suffix!r}")
+    return PurePosixPath(rel).as_posix()
 
 
 def check_no_symlink(root: Path, rel: str) -> None:
