@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubescribe_protocol.additions import add_callback_url, callback_urls
 from kubescribe_protocol.atomic import StatusFileError, read_model, write_model
 from kubescribe_protocol.models import FileStatus, InProgress, Priority, Result
 from kubescribe_protocol.names import in_progress_path, result_path
@@ -28,8 +29,6 @@ from .settings import ApiSettings
 
 #: How old a queue snapshot may be when a status request reads a position from it.
 QUEUE_CACHE_SECONDS = 1.0
-#: An extra ``.in_progress`` field: callback URLs of API requests, kept across restarts.
-CALLBACKS_FIELD = "callback_urls"
 
 
 @dataclass
@@ -107,11 +106,7 @@ class Facade:
             merged = status.settings.model_dump() | overrides
             status.settings = type(status.settings).model_validate(merged)
         if callback_url is not None:
-            extra = status.__pydantic_extra__ if status.__pydantic_extra__ is not None else {}
-            urls = list(extra.get(CALLBACKS_FIELD) or [])
-            if callback_url not in urls:
-                urls.append(callback_url)
-            extra[CALLBACKS_FIELD] = urls
+            add_callback_url(status, callback_url)
         write_model(path, status)
 
     def cancel(self, rel: str) -> Located:
@@ -204,9 +199,8 @@ class Facade:
         """The callback URLs of a file that reached an end (each is used once)."""
         with self._callbacks_lock:
             urls = self._callbacks.pop(rel, [])
-        extra = status.__pydantic_extra__ if status is not None else None
-        for url in (extra or {}).get(CALLBACKS_FIELD) or []:
-            if isinstance(url, str) and url not in urls:
+        for url in callback_urls(status):
+            if url not in urls:
                 urls.append(url)
         return urls
 
@@ -217,8 +211,5 @@ class Facade:
         for seen in scan(self.root).files:
             if seen.in_progress_mtime_ns is None or seen.has_result:
                 continue
-            status = self._status_of(seen.rel)
-            extra = status.__pydantic_extra__ if status is not None else None
-            for url in (extra or {}).get(CALLBACKS_FIELD) or []:
-                if isinstance(url, str):
-                    self._remember_callback(seen.rel, url)
+            for url in callback_urls(self._status_of(seen.rel)):
+                self._remember_callback(seen.rel, url)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 
+from kubescribe_protocol.additions import manual_path
 from kubescribe_protocol.atomic import StatusFileError, read_model, remove_durably, write_model
 from kubescribe_protocol.codes import ErrorCode, ExitCode
 from kubescribe_protocol.manual import finish_manual_move, move_to_manual
@@ -328,7 +329,7 @@ class Controller:
         _remove_abandoned(result.temporary)
         for rel in result.orphan_in_progress:
             status = self._read(rel)
-            target = _manual_path(status)
+            target = manual_path(status)
             if target is not None:
                 finish_manual_move(self.root, rel, target)
                 log.info("finished the move of %s to %s", rel, target)
@@ -350,7 +351,7 @@ class Controller:
             return None
 
     def _finish_journaled_move(self, entry: Entry) -> None:
-        target = _manual_path(entry.status)
+        target = manual_path(entry.status)
         if target is not None and entry.rel not in self._running:
             finish_manual_move(self.root, entry.rel, target)
             self._index.pop(entry.rel, None)
@@ -671,8 +672,3 @@ def _remove_abandoned(temporary: list[str]) -> None:
             if wall_now - path.stat().st_mtime > ABANDONED_TEMP_SECONDS:
                 path.unlink()
                 log.info("removed %s, left by a writer killed mid-write", path)
-
-
-def _manual_path(status: InProgress | None) -> str | None:
-    target = getattr(status, "manual_path", None) if status is not None else None
-    return target if isinstance(target, str) and target else None

@@ -14,8 +14,8 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
+from kubescribe_protocol.additions import add_earlier_run, set_manual_path
 from kubescribe_protocol.atomic import StatusFileError, read_model, write_model
 from kubescribe_protocol.manual import _move_no_overwrite, read_manual_status
 from kubescribe_protocol.models import FileStatus, InProgress, Priority, Result, utc_now
@@ -187,17 +187,8 @@ def retry_from_manual(root: Path, rel: str, client_id: str | None = None) -> InP
     now = utc_now()
     if status is None:
         status = InProgress(filename=target.name, path=rel, start_time=now)
-    extra: dict[str, Any] = status.__pydantic_extra__ or {}
-    extra.pop("manual_path", None)
-    earlier = list(extra.get("earlier_runs") or [])
-    earlier.append(
-        {
-            "retried_at": now.isoformat(),
-            "attempts": [record.model_dump(mode="json") for record in status.attempts],
-            "error": status.error.model_dump(mode="json") if status.error else None,
-        }
-    )
-    extra["earlier_runs"] = earlier
+    set_manual_path(status, None)
+    add_earlier_run(status, now)
     status.attempts = []
     status.error = None
     status.progress = None
