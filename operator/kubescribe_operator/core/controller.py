@@ -37,6 +37,7 @@ from kubescribe_protocol.models import (
 )
 from kubescribe_protocol.names import in_progress_path, result_path
 
+from .cancel import write_cancel
 from .deadline import attempt_deadline
 from .events import CoreEvent, EventKind, Observer
 from .executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason, Executor
@@ -79,10 +80,14 @@ class Controller:
         executor: Executor,
         *,
         clock: Callable[[], datetime] = utc_now,
+        vanished_code: ErrorCode = ErrorCode.WORKER_DIED,
     ) -> None:
         self.settings = settings
         self.executor = executor
         self.clock = clock
+        #: The error of an attempt whose runner is gone with nothing said of how it ended:
+        #: the executor's wiring knows what that means (a Job gone is ``job_vanished``).
+        self.vanished_code = vanished_code
         self.root = Path(settings.root)
         #: What it knows of each media file under the root (a cache of the volume);
         #: readers see a copy, through :meth:`view`.
@@ -223,10 +228,9 @@ class Controller:
         if not audio.is_file() or result_path(audio).is_file():
             return False
         now = self.clock()
-        status = read_model(in_progress_path(audio), InProgress) or self._new_status(rel, now)
-        status.should_continue = False
-        status.updated_at = now
-        self._write(rel, status)
+        target = in_progress_path(audio)
+        status = write_cancel(target, lambda: self._new_status(rel, now), now)
+        self._written(rel, status, target)
         run = self._running.get(rel)
         if run is not None and run.stop_code is None:
             run.stop_code = ErrorCode.CANCELLED
@@ -567,7 +571,9 @@ class Controller:
             status.attempts.append(record)
         error = worker_error(status)
         if error is None or end.exit_code == ExitCode.SUPERSEDED:
-            error = controller_error(end, now, stop_code=stop_code, executor=self.executor.name)
+            error = controller_error(
+                end, now, stop_code=stop_code, vanished_code=self.vanished_code
+            )
         record.status = AttemptStatus.FAILED
         record.error = error
         record.continue_processing = False
@@ -650,6 +656,10 @@ class Controller:
     def _write(self, rel: str, status: InProgress) -> None:
         target = in_progress_path(self.root / rel)
         write_model(target, status)
+        self._written(rel, status, target)
+
+    def _written(self, rel: str, status: InProgress, target: Path) -> None:
+        """Know what was just written to ``target`` (the file's ``.in_progress``)."""
         self._dirty = True
         entry = self._index.get(rel)
         if entry is not None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kubescribe_protocol.atomic import StatusFileError, read_model
+from kubescribe_protocol.codes import ErrorCode
 from kubescribe_protocol.models import InProgress, utc_now
 from kubescribe_protocol.names import in_progress_path
 from kubescribe_protocol.state import FileState, file_state
@@ -69,6 +70,8 @@ def _name(job: Mapping[str, Any]) -> str:
 
 class KubernetesExecutor:
     name = "kubernetes"
+    #: What a runner gone without a word means here: its Job was deleted, or never was.
+    vanished_code = ErrorCode.JOB_VANISHED
 
     def __init__(
         self,

@@ -66,7 +66,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         settings=config,
         api=api,
         executor=executor,
-        controller=Controller(config, executor),
+        controller=Controller(config, executor, vanished_code=executor.vanished_code),
         leader=LeaderElection(api, identity, lease_seconds=config.leader_lease_seconds),
     )
     memo.runtime = runtime

@@ -23,6 +23,7 @@ from kubescribe_protocol.names import MANUAL_DIR, in_progress_path, result_path
 from kubescribe_protocol.render import RENDERERS
 from kubescribe_protocol.state import FileState, file_state
 
+from ..core.cancel import write_cancel
 from .paths import MAX_PATH_CHARS, PathProblem, path_problems
 
 
@@ -155,13 +156,13 @@ def cancel_on_volume(root: Path, rel: str) -> InProgress:
     if found.state in (FileState.COMPLETED, FileState.MANUAL):
         raise ActionError(409, "not_cancellable", f"{rel} is {found.state.value}")
     now = utc_now()
-    status = found.status or InProgress(
-        filename=PurePosixPath(rel).name, path=rel, status=FileStatus.QUEUED, start_time=now
+    return write_cancel(
+        in_progress_path(root / rel),
+        lambda: InProgress(
+            filename=PurePosixPath(rel).name, path=rel, status=FileStatus.QUEUED, start_time=now
+        ),
+        now,
     )
-    status.should_continue = False
-    status.updated_at = now
-    write_model(in_progress_path(root / rel), status)
-    return status
 
 
 def retry_from_manual(root: Path, rel: str, client_id: str | None = None) -> InProgress:
