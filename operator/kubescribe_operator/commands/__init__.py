@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import operator, run, volume_actions
+from . import operator, run, status, volume_actions
 
 
 def register(subparsers: Any) -> None:
     run.register(subparsers)
+    status.register(subparsers)
     operator.register(subparsers)
     volume_actions.register(subparsers)

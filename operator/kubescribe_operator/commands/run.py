@@ -1,4 +1,4 @@
-"""``kubescribe run`` and ``kubescribe status``: local mode and its report (nothing heavy)."""
+"""``kubescribe run``: local mode, its flags over the environment. Imports nothing heavy."""
 
 from __future__ import annotations
 
@@ -56,13 +56,6 @@ def register(subparsers: Any) -> None:
                      "KUBESCRIBE_API_TOKENS)")  # fmt: skip
     run.set_defaults(handler=_run)
 
-    status: argparse.ArgumentParser = subparsers.add_parser(
-        "status", help="what is pending, processing, in error, completed and in manual/"
-    )
-    status.add_argument("root", type=Path, help="the watched folder")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(handler=_status)
-
 
 def settings_from_args(args: argparse.Namespace) -> Any:
     """LocalSettings from the environment, with the flags given on top."""
@@ -89,9 +82,3 @@ def _run(args: argparse.Namespace) -> int:
 
     configure_logging(args.debug)
     return run_local(settings_from_args(args), once=args.once)
-
-
-def _status(args: argparse.Namespace) -> int:
-    from ..volume.status_view import main
-
-    return main(args.root, as_json=args.json)
