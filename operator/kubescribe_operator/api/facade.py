@@ -137,12 +137,10 @@ class Facade:
         if cached is not None and time.monotonic() - cached[0] < QUEUE_CACHE_SECONDS:
             return cached[1]
         with self.lock:
+            running = sorted(self.controller.running)
             waiting = self.controller.queue()
-            known = self.controller.view()
-        running = sorted(known.running)
-        priorities = {
-            rel: known.files[rel].priority for rel in [*running, *waiting] if rel in known.files
-        }
+            known = self.controller.view([*running, *waiting])
+        priorities = {rel: file.priority for rel, file in known.files.items()}
         view = QueueView(running, waiting, self.settings.parallel, priorities)
         self._queue_cache = (time.monotonic(), view)
         return view

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -245,15 +245,15 @@ class Controller:
         """The files whose attempt runs now."""
         return frozenset(self._running)
 
-    def view(self, *, running_only: bool = False) -> ControllerView:
+    def view(self, only: Iterable[str] | None = None) -> ControllerView:
         """A copy of what the controller knows (:mod:`.view`), to read after the lock is
-        released; ``running_only``: just the files whose attempt runs (cheap on a root
-        with a large backlog)."""
-        if running_only:
-            rels: list[str] = list(self._running)
-        else:
+        released: of every file, or ``only`` of these (cheap on a root with a large
+        backlog; a path it does not know is left out)."""
+        if only is None:
             rels = list(self._index)
             rels += [rel for rel in self._running if rel not in self._index]
+        else:
+            rels = [rel for rel in only if rel in self._index or rel in self._running]
         files: dict[str, FileView] = {}
         for rel in rels:
             entry = self._index.get(rel)

@@ -3,7 +3,8 @@
 :meth:`.controller.Controller.view` takes it under the lock its caller holds (the core
 takes one caller at a time); the copy is then read anywhere, at leisure, while the core
 goes on. The API (queue, metrics), the Transcription mirror and ``kubescribe run``'s
-progress lines read the controller through it only.
+progress lines read the controller through it (and :meth:`~.controller.Controller.queue`,
+the waiting files in start order) only.
 """
 
 from __future__ import annotations

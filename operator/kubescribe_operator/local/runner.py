@@ -107,7 +107,7 @@ def _loop(
         while True:
             with lock:
                 controller.tick()
-                running = controller.view(running_only=True)
+                running = controller.view(controller.running)
             progress.show(running)
             ready.set()
             if signals["count"] and stop_by is None:
