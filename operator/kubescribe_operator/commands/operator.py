@@ -30,7 +30,6 @@ def register(subparsers: Any) -> None:
 
 def run_operator(args: argparse.Namespace) -> int:
     from ..k8s.kopf_run import run_kopf  # kopf loads only when run
-
     from ..k8s.kube_api import NoCredentialsError, load_api_client
 
     # Without credentials kopf would retry its start-up every minute with a traceback;
