@@ -18,7 +18,7 @@ import pytest
 
 from crd.crdkit import load_crd
 from kubescribe_operator.k8s.names import path_hash
-from kubescribe_operator.k8s.transcriptions import (
+from kubescribe_operator.k8s.transcription_objects import (
     EXCERPT_CHARS,
     MIRROR_SELECTOR,
     Phase,

@@ -31,18 +31,16 @@ from kubescribe_protocol.models import utc_now
 from .kube_api import KubeApiError
 from .names import ANNOTATION_PATH
 from .runtime import Runtime
-from .transcriptions import (
+from .transcription_objects import (
     ORIGIN_REQUEST,
-    FileSources,
     RejectedRequestError,
-    TranscriptionMirror,
     check_request_path,
     is_managed,
     rejected_status,
-    snapshot,
     status_on_disk,
     transcription_labels,
 )
+from .transcriptions import FileSources, TranscriptionMirror, snapshot
 
 log = logging.getLogger("kubescribe.transcriptions")
 
