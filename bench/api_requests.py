@@ -73,8 +73,8 @@ def main() -> None:
 
     from kubescribe_operator.api.server import ApiServer
     from kubescribe_operator.core.controller import Controller
-    from kubescribe_operator.file_actions import transcription_id
     from kubescribe_operator.settings import ControllerSettings
+    from kubescribe_operator.volume.file_actions import transcription_id
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -86,7 +86,7 @@ def main() -> None:
         controller = Controller(settings, IdleExecutor())  # type: ignore[arg-type]
         lock = threading.Lock()
         stop = threading.Event()
-        api = ApiServer(controller, lock)
+        api = ApiServer(controller, lock, settings)
         api.start()
 
         def drive() -> None:
@@ -97,11 +97,11 @@ def main() -> None:
 
         driver = threading.Thread(target=drive, daemon=True)
         driver.start()
-        rels = sorted(controller.index)[: args.requests]
+        rels = sorted(controller.view().files)[: args.requests]
         while len(rels) < args.requests:
             time.sleep(0.1)
             with lock:
-                rels = sorted(controller.index)[: args.requests]
+                rels = sorted(controller.view().files)[: args.requests]
         timings: dict[str, list[float]] = {"post_path": [], "get_status": [], "get_queue": []}
         headers = {"Authorization": f"Bearer {TOKEN}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{api.port}", headers=headers) as http:

@@ -38,8 +38,8 @@ from kube_emulator import EmulatorServer  # type: ignore[import-not-found]  # no
 from kubelet import Fault, Kubelet  # type: ignore[import-not-found]  # noqa: E402
 
 from kubescribe_operator.core.executor import AttemptKey, AttemptSpec  # noqa: E402
-from kubescribe_operator.jobs import build_job, job_name  # noqa: E402
-from kubescribe_operator.kube_api import KubeApi, load_api_client  # noqa: E402
+from kubescribe_operator.k8s.jobs import build_job, job_name  # noqa: E402
+from kubescribe_operator.k8s.kube_api import KubeApi, load_api_client  # noqa: E402
 from kubescribe_operator.settings import ControllerSettings  # noqa: E402
 from kubescribe_protocol.models import Priority, utc_now  # noqa: E402
 from kubescribe_protocol.names import result_path  # noqa: E402

@@ -21,8 +21,8 @@ from datetime import datetime
 from pathlib import Path
 
 from kubescribe_operator.core.executor import AttemptSpec, worker_command
-from kubescribe_operator.executors.local import LocalExecutor
-from kubescribe_operator.local_run import run_local
+from kubescribe_operator.local.executor import LocalExecutor
+from kubescribe_operator.local.runner import run_local
 from kubescribe_operator.settings import ControllerSettings
 
 HERE = Path(__file__).resolve().parent

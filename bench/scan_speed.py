@@ -87,10 +87,11 @@ def measure(tree: Path) -> dict[str, float]:
     began = time.perf_counter()
     listed = sum(len(files) for _, _, files in os.walk(tree))
     walk = time.perf_counter() - began
+    known = controller.view()
     return {
         "files_on_disk": listed - 1,  # the .built marker
-        "media_indexed": len(controller.index),
-        "open_entries": len(controller.open),
+        "media_indexed": len(known.files),
+        "open_entries": sum(not file.completed for file in known.files.values()),
         "first_scan_s": round(first, 3),
         "rescan_s_best": round(min(rescans), 3),
         "rescan_s_worst": round(max(rescans), 3),

@@ -34,12 +34,12 @@ sys.path.insert(0, str(HERE.parent / "tests" / "operator"))
 
 from crd.crdkit import CrdEmulatorServer  # noqa: E402
 
-from kubescribe_operator.kube_api import KubeApi, load_api_client  # noqa: E402
-from kubescribe_operator.transcriptions import (  # noqa: E402
-    TranscriptionMirror,
+from kubescribe_operator.k8s.kube_api import KubeApi, load_api_client  # noqa: E402
+from kubescribe_operator.k8s.transcription_objects import (  # noqa: E402
     status_of_file,
     status_of_result,
 )
+from kubescribe_operator.k8s.transcriptions import TranscriptionMirror  # noqa: E402
 from kubescribe_protocol.models import (  # noqa: E402
     FileStatus,
     InProgress,

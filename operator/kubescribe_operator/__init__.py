@@ -1,2 +1,3 @@
-"""The kubescribe controller: the core that decides what runs, and the executors that run it
-(local child processes, or Kubernetes Jobs through kopf)."""
+"""The kubescribe controller. The folders are its layers (docs/architecture.md):
+``commands`` above ``k8s`` and ``local`` (the two modes), above ``api``, above
+``volume``, above ``core`` (what runs, when, how often, and what a failure means)."""

@@ -13,6 +13,7 @@ import errno
 import os
 from pathlib import Path, PurePosixPath
 
+from .additions import manual_path, set_manual_path
 from .atomic import fsync_dir, read_model, write_model
 from .models import InProgress
 from .names import MANUAL_DIR, in_progress_path
@@ -59,8 +60,8 @@ def _move_no_overwrite(src: Path, dst: Path) -> None:
 def move_to_manual(root: Path, rel: str, status: InProgress) -> str:
     """Send the file at ``rel`` and its ``.in_progress`` (``status``, written with its error
     and full history) to ``manual/``. Returns the new relative path of the audio."""
-    target = getattr(status, "manual_path", None) or choose_manual_target(root, rel)
-    status.manual_path = target  # type: ignore[attr-defined]  # an extra field, kept by readers
+    target = manual_path(status) or choose_manual_target(root, rel)
+    set_manual_path(status, target)
     write_model(in_progress_path(root / rel), status)
     finish_manual_move(root, rel, target)
     return target
@@ -78,7 +79,7 @@ def read_manual_status(root: Path, rel: str) -> InProgress | None:
     if moved is not None:
         return moved
     behind = read_model(in_progress_path(root / rel), InProgress)
-    if behind is not None and getattr(behind, "manual_path", None) == target:
+    if behind is not None and manual_path(behind) == target:
         return behind
     return None
 

@@ -149,8 +149,52 @@ class Attempt(_Model):
     exit_code: int | None = None
 
 
+#: Extra fields kubescribe adds to an ``.in_progress`` (read and written through
+#: :mod:`.additions`): kept as extras so the files keep their bytes, listed in the schema.
+MANUAL_PATH = "manual_path"
+EARLIER_RUNS = "earlier_runs"
+CALLBACK_URLS = "callback_urls"
+ADDITIONS_SCHEMA: dict[str, Any] = {
+    MANUAL_PATH: {
+        "type": "string",
+        "description": "where a move to manual/ takes the file (written before the move)",
+    },
+    EARLIER_RUNS: {
+        "type": "array",
+        "description": "the runs before each retry out of manual/, oldest first",
+        "items": {
+            "type": "object",
+            "properties": {
+                "retried_at": {"type": "string", "format": "date-time"},
+                "attempts": {
+                    "type": "array",
+                    "description": "that run's attempts, as in attempts",
+                    "items": {"type": "object"},
+                },
+                "error": {
+                    "type": ["object", "null"],
+                    "description": "that run's final error, as in error",
+                },
+            },
+            "required": ["retried_at", "attempts", "error"],
+        },
+    },
+    CALLBACK_URLS: {
+        "type": "array",
+        "description": "callback URLs of API requests, kept across restarts",
+        "items": {"type": "string"},
+    },
+}
+
+
+def _list_additions(schema: dict[str, Any]) -> None:
+    schema["properties"].update(ADDITIONS_SCHEMA)
+
+
 class InProgress(_Model):
     """``talk.mp3.in_progress``: the state of a file that is queued, processing or failed."""
+
+    model_config = ConfigDict(json_schema_extra=_list_additions)
 
     filename: str
     path: str | None = Field(None, description="relative to the watched root (an addition)")

@@ -140,7 +140,7 @@ def _calls_of_the_operator() -> set[tuple[str, str, str]]:
     """
     source = Path(kubescribe_operator.__file__).parent
     calls = set()
-    api = (source / "kube_api.py").read_text()
+    api = (source / "k8s" / "kube_api.py").read_text()
     for client, method, kind in re.findall(r"self\._(\w+)\.(\w+?)_namespaced_(\w+)\(", api):
         if client == "custom":  # CustomObjectsApi: the one custom resource, Transcriptions
             resource = "transcriptions/status" if kind.endswith("_status") else "transcriptions"
@@ -159,7 +159,7 @@ def _calls_of_the_operator() -> set[tuple[str, str, str]]:
 
 
 def test_role_grants_every_call_the_operator_makes(rendered: Rendered) -> None:
-    from kubescribe_operator.leader import LEASE_NAME
+    from kubescribe_operator.k8s.leader import LEASE_NAME
 
     granted: set[tuple[str, str, str]] = set()
     named: set[tuple[str, str, str, str]] = set()
@@ -358,7 +358,7 @@ def test_jobs_the_operator_builds_from_these_values_are_valid_and_restricted(
     from pathlib import Path
 
     from kubescribe_operator.core.executor import AttemptKey, AttemptSpec
-    from kubescribe_operator.jobs import build_job
+    from kubescribe_operator.k8s.jobs import build_job
     from kubescribe_protocol.models import Priority
 
     settings = _settings_from(_operator_env(rendered[variant]), monkeypatch)

@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from kubescribe_operator.status_view import collect, main
+from kubescribe_operator.volume.status_view import collect, main
 from kubescribe_protocol.atomic import write_model
 from kubescribe_protocol.models import (
     FileStatus,

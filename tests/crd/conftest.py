@@ -12,7 +12,7 @@ from kubelet import Kubelet  # type: ignore[import-not-found]
 from operator_harness import OperatorFactory, operator_factory  # type: ignore[import-not-found]
 
 from crd.crdkit import CrdEmulatorServer
-from kubescribe_operator.kube_api import KubeApi, load_api_client
+from kubescribe_operator.k8s.kube_api import KubeApi, load_api_client
 
 
 @pytest.fixture

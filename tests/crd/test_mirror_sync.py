@@ -14,14 +14,9 @@ import kmock
 import pytest
 
 from crd.crdkit import TRANSCRIPTIONS, CrdEmulatorServer
-from kubescribe_operator.kube_api import KubeApi
-from kubescribe_operator.transcriptions import (
-    FileSources,
-    Snapshot,
-    TranscriptionMirror,
-    status_of_file,
-    transcription_name,
-)
+from kubescribe_operator.k8s.kube_api import KubeApi
+from kubescribe_operator.k8s.transcription_objects import status_of_file, transcription_name
+from kubescribe_operator.k8s.transcriptions import FileSources, Snapshot, TranscriptionMirror
 from kubescribe_protocol.atomic import write_model
 from kubescribe_protocol.codes import ErrorCode
 from kubescribe_protocol.models import (

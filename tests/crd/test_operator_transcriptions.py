@@ -18,8 +18,8 @@ from operator_harness import OperatorFactory, terminal, wait_until  # type: igno
 from speechkit import ENGLISH_SENTENCES, have_speech_tools, speak
 
 from crd.crdkit import TRANSCRIPTIONS, CrdEmulatorServer
-from kubescribe_operator.kube_api import KubeApi
-from kubescribe_operator.transcriptions import PROGRESS_STEP, transcription_name
+from kubescribe_operator.k8s.kube_api import KubeApi
+from kubescribe_operator.k8s.transcription_objects import PROGRESS_STEP, transcription_name
 from kubescribe_protocol.codes import PERMANENT_ERRORS
 
 pytestmark = [

@@ -17,8 +17,8 @@ import kubernetes_validate
 import pytest
 
 from crd.crdkit import load_crd
-from kubescribe_operator.jobs import path_hash
-from kubescribe_operator.transcriptions import (
+from kubescribe_operator.k8s.names import path_hash
+from kubescribe_operator.k8s.transcription_objects import (
     EXCERPT_CHARS,
     MIRROR_SELECTOR,
     Phase,

@@ -129,7 +129,7 @@ def _without_worker_stack(argv: list[str]) -> subprocess.CompletedProcess[str]:
     code = (
         "import sys\n"
         f"for name in {blocked!r}: sys.modules[name] = None\n"
-        "import kubescribe_operator.kopf_handlers, kubescribe_operator.jobs\n"
+        "import kubescribe_operator.k8s.kopf_handlers, kubescribe_operator.k8s.jobs\n"
         "from kubescribe_cli.main import main\n"
         f"sys.argv = {['kubescribe', *argv]!r}\n"
         "sys.exit(main())\n"

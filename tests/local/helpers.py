@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubescribe_operator.executors.local import worker_pids
+from kubescribe_operator.local.executor import worker_pids
 from kubescribe_protocol.atomic import TEMP_PREFIX, read_model
 from kubescribe_protocol.models import InProgress
 from kubescribe_protocol.names import IN_PROGRESS_SUFFIX, RESULT_SUFFIX, in_progress_path

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kubescribe_operator.core.executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason
-from kubescribe_operator.executors.local import CommandBuilder, LocalExecutor, worker_pids
+from kubescribe_operator.local.executor import CommandBuilder, LocalExecutor, worker_pids
 from kubescribe_protocol.models import Priority
 
 

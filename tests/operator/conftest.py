@@ -16,7 +16,7 @@ from kube_emulator import EmulatorServer  # type: ignore[import-not-found]
 from kubelet import Kubelet  # type: ignore[import-not-found]
 from operator_harness import OperatorFactory, operator_factory  # type: ignore[import-not-found]
 
-from kubescribe_operator.kube_api import load_api_client
+from kubescribe_operator.k8s.kube_api import load_api_client
 
 
 @pytest.fixture

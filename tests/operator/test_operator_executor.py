@@ -15,11 +15,12 @@ import pytest
 from kube_emulator import EmulatorServer  # type: ignore[import-not-found]
 
 from kubescribe_operator.core.executor import AttemptKey, AttemptSpec, EndReason
-from kubescribe_operator.executors.kubernetes import KubernetesExecutor
-from kubescribe_operator.jobs import ANNOTATION_ANNOUNCED, job_name
-from kubescribe_operator.kube_api import KubeApi
-from kubescribe_operator.kube_time import kube_time, micro_time
-from kubescribe_operator.leader import LeaderElection
+from kubescribe_operator.k8s.executor import KubernetesExecutor
+from kubescribe_operator.k8s.jobs import job_name
+from kubescribe_operator.k8s.kube_api import KubeApi
+from kubescribe_operator.k8s.kube_time import kube_time, micro_time
+from kubescribe_operator.k8s.leader import LeaderElection
+from kubescribe_operator.k8s.names import ANNOTATION_ANNOUNCED
 from kubescribe_operator.settings import ControllerSettings
 from kubescribe_protocol.models import Priority, utc_now
 

@@ -14,14 +14,8 @@ import pss_restricted
 import pytest
 
 from kubescribe_operator.core.executor import AttemptKey, AttemptSpec, worker_command
-from kubescribe_operator.jobs import (
-    ANNOTATION_PATH,
-    LABEL_KUEUE_QUEUE,
-    MAX_NAME_LENGTH,
-    attempt_key_of,
-    build_job,
-    job_name,
-)
+from kubescribe_operator.k8s.jobs import attempt_key_of, build_job, job_name
+from kubescribe_operator.k8s.names import ANNOTATION_PATH, LABEL_KUEUE_QUEUE, MAX_NAME_LENGTH
 from kubescribe_operator.settings import ControllerSettings
 from kubescribe_protocol.models import Priority
 

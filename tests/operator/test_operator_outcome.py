@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubescribe_operator.core.executor import AttemptKey, EndReason
-from kubescribe_operator.job_outcome import end_of_job, job_finished, job_needs_pods
+from kubescribe_operator.k8s.job_outcome import end_of_job, job_finished, job_needs_pods
 
 KEY = AttemptKey("talk.mp3", 1)
 

@@ -18,7 +18,7 @@ import pytest
 import speechkit
 from shipkit import REPO, SOURCE_FOLDERS, clean_env, installed_from
 
-from kubescribe_operator.operator_command import HANDLERS_MODULE
+from kubescribe_operator.k8s.kopf_run import HANDLERS_MODULE
 from kubescribe_protocol.models import Result
 from kubescribe_protocol.names import result_path
 

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..file_actions import ActionError
+from ..volume.file_actions import ActionError
 from . import openai_compat, routes, schemas
 from .context import ApiContext, Authorized, Ctx, errors
 

@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kubescribe_protocol.models import Result
 from kubescribe_protocol.state import TERMINAL_STATES
 
-from ..file_actions import ActionError, Located, locate, transcription_id
+from ..volume.file_actions import ActionError, Located, locate, transcription_id
 from . import schemas
 from .auth import TokenSet
 from .facade import Facade

@@ -10,24 +10,25 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubescribe_protocol.additions import add_callback_url, callback_urls
 from kubescribe_protocol.atomic import StatusFileError, read_model, write_model
-from kubescribe_protocol.models import FileStatus, InProgress, Result
+from kubescribe_protocol.models import FileStatus, InProgress, Priority, Result
 from kubescribe_protocol.names import in_progress_path, result_path
 from kubescribe_protocol.state import FileState
 
 from ..core.controller import Controller
 from ..core.scan import scan
-from ..file_actions import ActionError, Located, locate, retry_from_manual
-from .eta import EtaEstimator
+from ..core.view import ControllerView
+from ..volume.eta import EtaEstimator
+from ..volume.file_actions import ActionError, Located, locate, retry_from_manual
+from .settings import ApiSettings
 
 #: How old a queue snapshot may be when a status request reads a position from it.
 QUEUE_CACHE_SECONDS = 1.0
-#: An extra ``.in_progress`` field: callback URLs of API requests, kept across restarts.
-CALLBACKS_FIELD = "callback_urls"
 
 
 @dataclass
@@ -37,6 +38,8 @@ class QueueView:
     running: list[str]
     waiting: list[str]
     parallel: int
+    #: The priority of each file in it.
+    priorities: dict[str, Priority] = field(default_factory=dict)
 
 
 class Facade:
@@ -44,13 +47,14 @@ class Facade:
         self,
         controller: Controller,
         lock: threading.Lock | threading.RLock,
+        settings: ApiSettings,
         *,
         ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.controller = controller
         self.lock = lock
         self.root = Path(controller.root)
-        self.settings = controller.settings
+        self.settings = settings
         self.ready = ready
         self.eta = EtaEstimator(self.root)
         #: Callback URLs by file, for files whose ``.in_progress`` cannot hold them (a
@@ -102,11 +106,7 @@ class Facade:
             merged = status.settings.model_dump() | overrides
             status.settings = type(status.settings).model_validate(merged)
         if callback_url is not None:
-            extra = status.__pydantic_extra__ if status.__pydantic_extra__ is not None else {}
-            urls = list(extra.get(CALLBACKS_FIELD) or [])
-            if callback_url not in urls:
-                urls.append(callback_url)
-            extra[CALLBACKS_FIELD] = urls
+            add_callback_url(status, callback_url)
         write_model(path, status)
 
     def cancel(self, rel: str) -> Located:
@@ -139,9 +139,16 @@ class Facade:
         with self.lock:
             running = sorted(self.controller.running)
             waiting = self.controller.queue()
-        view = QueueView(running, waiting, self.settings.parallel)
+            known = self.controller.view([*running, *waiting])
+        priorities = {rel: file.priority for rel, file in known.files.items()}
+        view = QueueView(running, waiting, self.settings.parallel, priorities)
         self._queue_cache = (time.monotonic(), view)
         return view
+
+    def view(self) -> ControllerView:
+        """What the controller knows now (a copy, taken under the lock)."""
+        with self.lock:
+            return self.controller.view()
 
     def position(self, rel: str, view: QueueView | None = None) -> int | None:
         """1-based place among waiting files; None when the file does not wait."""
@@ -190,9 +197,8 @@ class Facade:
         """The callback URLs of a file that reached an end (each is used once)."""
         with self._callbacks_lock:
             urls = self._callbacks.pop(rel, [])
-        extra = status.__pydantic_extra__ if status is not None else None
-        for url in (extra or {}).get(CALLBACKS_FIELD) or []:
-            if isinstance(url, str) and url not in urls:
+        for url in callback_urls(status):
+            if url not in urls:
                 urls.append(url)
         return urls
 
@@ -203,8 +209,5 @@ class Facade:
         for seen in scan(self.root).files:
             if seen.in_progress_mtime_ns is None or seen.has_result:
                 continue
-            status = self._status_of(seen.rel)
-            extra = status.__pydantic_extra__ if status is not None else None
-            for url in (extra or {}).get(CALLBACKS_FIELD) or []:
-                if isinstance(url, str):
-                    self._remember_callback(seen.rel, url)
+            for url in callback_urls(self._status_of(seen.rel)):
+                self._remember_callback(seen.rel, url)

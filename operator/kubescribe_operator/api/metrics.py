@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from kubescribe_protocol.models import FileStatus
 from kubescribe_protocol.names import MANUAL_DIR
 
 from ..core.scan import scan
@@ -29,19 +28,8 @@ class FileStates(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         numbers = {"pending": 0, "processing": 0, "error": 0, "completed": 0, "manual": 0}
-        controller = self.facade.controller
-        with self.facade.lock:
-            for entry in controller.index.values():
-                if entry.has_result:
-                    numbers["completed"] += 1
-                elif entry.rel in controller.running:
-                    numbers["processing"] += 1
-                elif entry.status is not None and entry.status.status is FileStatus.ERROR:
-                    numbers["error"] += 1
-                elif entry.status is not None and entry.status.status is FileStatus.PROCESSING:
-                    numbers["processing"] += 1
-                else:
-                    numbers["pending"] += 1
+        for file in self.facade.view().files.values():
+            numbers[file.state] += 1
         numbers["manual"] = _count_media(self.facade.root / MANUAL_DIR)
         family = GaugeMetricFamily("kubescribe_files", "Files under the root, by state",
                                    labels=["state"])  # fmt: skip

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from kubescribe_protocol.models import Result
 from kubescribe_protocol.render import MEDIA_TYPES
 
-from ..file_actions import ActionError, render_result, transcription_id
+from ..volume.file_actions import ActionError, render_result, transcription_id
 from . import schemas
 from .context import Authorized, ClientId, Ctx, finished_result, wait_for_end, write_errors
 from .routes import settings_overrides

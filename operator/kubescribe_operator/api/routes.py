@@ -13,11 +13,11 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
-from kubescribe_protocol.models import ComputeType, Device, TranscriptionSettings
+from kubescribe_protocol.models import ComputeType, Device, Priority, TranscriptionSettings
 from kubescribe_protocol.render import MEDIA_TYPES
 from kubescribe_protocol.state import TERMINAL_STATES
 
-from ..file_actions import (
+from ..volume.file_actions import (
     ActionError,
     check_no_symlink,
     check_rel,
@@ -273,12 +273,9 @@ async def retry_transcription(ctx: Ctx, client: ClientId, file_id: str) -> JSONR
             summary="Running files, then waiting ones in the order they will start")  # fmt: skip
 async def get_queue(ctx: Ctx) -> schemas.QueueView:
     view = await asyncio.to_thread(ctx.facade.queue)
-    index = ctx.facade.controller.index
 
     def item(rel: str, position: int) -> schemas.QueueItem:
-        entry = index.get(rel)
-        status = entry.status if entry is not None else None
-        priority = status.priority.value if status is not None else "auto_scan"
+        priority = view.priorities.get(rel, Priority.AUTO_SCAN).value
         return schemas.QueueItem(id=transcription_id(rel), path=rel, position=position,
                                  priority=priority)  # fmt: skip
 

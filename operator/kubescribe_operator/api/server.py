@@ -1,5 +1,5 @@
 """Running the API beside whatever drives the core: uvicorn on its own thread, wired to
-the controller through the facade, its events to metrics and callbacks."""
+the controller through the facade, the core's events to its notifications (metrics, callbacks)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from collections.abc import Callable
 import uvicorn
 
 from ..core.controller import Controller
-from ..settings import ControllerSettings
 from .app import create_app
 from .auth import TokenSet
 from .callbacks import CallbackSender
 from .context import ApiContext
-from .events import EventHandler
 from .facade import Facade
 from .metrics import Metrics
+from .notifications import Notifier
+from .settings import ApiSettings
 
 log = logging.getLogger("kubescribe.api")
 
@@ -29,12 +29,11 @@ class ApiServer:
         self,
         controller: Controller,
         lock: threading.Lock | threading.RLock,
+        settings: ApiSettings,
         *,
         ready: Callable[[], bool] = lambda: True,
-        settings: ControllerSettings | None = None,
     ) -> None:
-        settings = settings or controller.settings
-        self.facade = Facade(controller, lock, ready=ready)
+        self.facade = Facade(controller, lock, settings, ready=ready)
         self.tokens = TokenSet(settings.api_tokens, settings.api_tokens_file)
         self.metrics = Metrics(self.facade)
         self.sender = CallbackSender(
@@ -42,8 +41,8 @@ class ApiServer:
             attempts=settings.callback_attempts,
             sent=lambda outcome: self.metrics.callbacks.labels(outcome).inc(),
         )
-        self.events = EventHandler(self.facade, self.metrics, self.sender)
-        controller.observers.append(self.events.observe)
+        self.notifier = Notifier(self.facade, self.metrics, self.sender)
+        controller.observers.append(self.notifier.observe)
         self.app = create_app(ApiContext(self.facade, self.tokens, self.metrics))
         config = uvicorn.Config(
             self.app,
@@ -87,5 +86,5 @@ class ApiServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(timeout=10)
-        self.events.close()
+        self.notifier.close()
         self.sender.close()

@@ -30,7 +30,7 @@ from kubescribe_protocol.names import (
     result_path,
 )
 
-from ..file_actions import ActionError, check_rel
+from ..volume.file_actions import ActionError, check_rel
 
 CHUNK = 1 << 20
 #: Longest file name kept from a client.

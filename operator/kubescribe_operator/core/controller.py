@@ -16,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 
+from kubescribe_protocol.additions import manual_path
 from kubescribe_protocol.atomic import StatusFileError, read_model, remove_durably, write_model
 from kubescribe_protocol.codes import ErrorCode, ExitCode
 from kubescribe_protocol.manual import finish_manual_move, move_to_manual
@@ -36,12 +37,17 @@ from kubescribe_protocol.models import (
 )
 from kubescribe_protocol.names import in_progress_path, result_path
 
-from ..settings import ControllerSettings
+from .cancel import write_cancel
 from .deadline import attempt_deadline
 from .events import CoreEvent, EventKind, Observer
 from .executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason, Executor
-from .outcome import Step, controller_error, decide, worker_error
+from .index import Entry
+from .outcome import Step, controller_error, decide, next_attempt_at, worker_error
+from .queue_order import QueueKey, queue_key
 from .scan import scan
+from .settings import CoreSettings
+from .view import ControllerView, FileView
+from .watchdog import Running, past_deadline, stop_for
 
 log = logging.getLogger("kubescribe.core")
 
@@ -54,30 +60,6 @@ SWEEP_INTERVAL = timedelta(seconds=1)
 #: An atomic write takes milliseconds; a temporary file this old belongs to a writer that
 #: was killed mid-write, and nothing will ever rename it.
 ABANDONED_TEMP_SECONDS = 60.0
-
-
-@dataclass(slots=True)
-class Entry:
-    """What the controller knows of one media file under the root."""
-
-    rel: str
-    discovered: datetime
-    has_result: bool = False
-    size: int | None = None
-    mtime_ns: int | None = None
-    stable_since: datetime | None = None
-    in_progress_mtime_ns: int | None = None
-    status: InProgress | None = None
-
-
-@dataclass(slots=True)
-class Running:
-    key: AttemptKey
-    started: datetime
-    deadline: datetime
-    handle: str = ""
-    #: Why we asked the executor to stop it, if we did.
-    stop_code: ErrorCode | None = None
 
 
 @dataclass
@@ -94,20 +76,26 @@ class Counters:
 class Controller:
     def __init__(
         self,
-        settings: ControllerSettings,
+        settings: CoreSettings,
         executor: Executor,
         *,
         clock: Callable[[], datetime] = utc_now,
+        vanished_code: ErrorCode = ErrorCode.WORKER_DIED,
     ) -> None:
         self.settings = settings
         self.executor = executor
         self.clock = clock
+        #: The error of an attempt whose runner is gone with nothing said of how it ended:
+        #: the executor's wiring knows what that means (a Job gone is ``job_vanished``).
+        self.vanished_code = vanished_code
         self.root = Path(settings.root)
-        self.index: dict[str, Entry] = {}
+        #: What it knows of each media file under the root (a cache of the volume);
+        #: readers see a copy, through :meth:`view`.
+        self._index: dict[str, Entry] = {}
         #: The entries that are not completed: what each tick looks at, so that a root
         #: full of finished files costs nothing between scans.
-        self.open: dict[str, Entry] = {}
-        self.running: dict[str, Running] = {}
+        self._open: dict[str, Entry] = {}
+        self._running: dict[str, Running] = {}
         self.counters = Counters()
         #: API clients that asked for a file while its attempt ran (only its worker may
         #: write then); applied when the attempt ends.
@@ -138,19 +126,19 @@ class Controller:
         for end in ended:
             self.on_attempt_end(end)
         ended_keys = {end.key for end in ended}
-        for entry in list(self.open.values()):
+        for entry in list(self._open.values()):
             status = entry.status
             if status is None or status.status is not FileStatus.PROCESSING:
                 continue
             key = AttemptKey(entry.rel, status.attempt)
-            run = self.running.get(entry.rel)
+            run = self._running.get(entry.rel)
             if key in ended_keys or (run is not None and run.key == key):
                 continue  # reported just now, or already watched (a second recover())
             record = status.current()
             if key in live:
                 deadline = (record.deadline if record else None) or self._deadline(now, entry.rel)
                 started = record.start_time if record else now
-                self.running[entry.rel] = Running(key, started, deadline, handle="adopted")
+                self._running[entry.rel] = Running(key, started, deadline, handle="adopted")
                 log.info("adopted live attempt %s #%d", entry.rel, key.attempt)
             elif self._age(status, now) > timedelta(hours=self.settings.stale_hours):
                 self._to_manual_stale(entry, status, now)
@@ -176,7 +164,7 @@ class Controller:
         for end in ended:
             self.on_attempt_end(end)
         ended_keys = {end.key for end in ended}
-        for run in list(self.running.values()):
+        for run in list(self._running.values()):
             gone = run.key not in live and run.key not in ended_keys
             if gone and now - run.started > VANISH_GRACE:
                 self.on_attempt_end(AttemptEnd(run.key, EndReason.VANISHED))
@@ -191,16 +179,16 @@ class Controller:
     def on_attempt_end(self, end: AttemptEnd) -> None:
         """Record an attempt's end and decide the file's next step."""
         self._dirty = True
-        run = self.running.get(end.key.path)
+        run = self._running.get(end.key.path)
         stop_code = None
         if run is not None and run.key == end.key:
-            del self.running[end.key.path]
+            del self._running[end.key.path]
             stop_code = run.stop_code
         self._reconcile(end, stop_code)
 
     def all_terminal(self) -> bool:
         """Every file found is completed or in ``manual/`` and nothing runs (``--once``)."""
-        return self._recovered and not self.running and not self.open
+        return self._recovered and not self._running and not self._open
 
     def request(self, rel: str, client_id: str | None = None) -> None:
         """Raise a file's priority for an API client; persisted as a queued
@@ -210,7 +198,7 @@ class Controller:
             raise FileNotFoundError(audio)
         if result_path(audio).is_file():
             return
-        if rel in self.running:
+        if rel in self._running:
             self._deferred_requests.setdefault(rel, []).append(client_id)
             return
         now = self.clock()
@@ -222,13 +210,13 @@ class Controller:
     def notice(self, rel: str) -> None:
         """Know the file at ``rel`` now (an upload, a request for a file the scan has not
         reached), without waiting for the next scan of the whole root."""
-        if rel in self.index or not (self.root / rel).is_file():
+        if rel in self._index or not (self.root / rel).is_file():
             return
-        entry = self.index[rel] = Entry(rel, discovered=self.clock())
+        entry = self._index[rel] = Entry(rel, discovered=self.clock())
         entry.has_result = result_path(self.root / rel).is_file()
         if not entry.has_result:
             self._refresh(entry)
-            self.open[rel] = entry
+            self._open[rel] = entry
         self._dirty = True
 
     def cancel(self, rel: str) -> bool:
@@ -240,23 +228,52 @@ class Controller:
         if not audio.is_file() or result_path(audio).is_file():
             return False
         now = self.clock()
-        status = read_model(in_progress_path(audio), InProgress) or self._new_status(rel, now)
-        status.should_continue = False
-        status.updated_at = now
-        self._write(rel, status)
-        run = self.running.get(rel)
+        target = in_progress_path(audio)
+        status = write_cancel(target, lambda: self._new_status(rel, now), now)
+        self._written(rel, status, target)
+        run = self._running.get(rel)
         if run is not None and run.stop_code is None:
             run.stop_code = ErrorCode.CANCELLED
             self.executor.stop(run.key, EndReason.STOPPED)
         return True
+
+    # ------------------------------------------------------------------ reads
+    # Like every call into the core, under the lock of whoever drives it.
+
+    @property
+    def running(self) -> frozenset[str]:
+        """The files whose attempt runs now."""
+        return frozenset(self._running)
+
+    def view(self, only: Iterable[str] | None = None) -> ControllerView:
+        """A copy of what the controller knows (:mod:`.view`), to read after the lock is
+        released: of every file, or ``only`` of these (cheap on a root with a large
+        backlog; a path it does not know is left out)."""
+        if only is None:
+            rels = list(self._index)
+            rels += [rel for rel in self._running if rel not in self._index]
+        else:
+            rels = [rel for rel in only if rel in self._index or rel in self._running]
+        files: dict[str, FileView] = {}
+        for rel in rels:
+            entry = self._index.get(rel)
+            run = self._running.get(rel)
+            files[rel] = FileView(
+                rel=rel,
+                completed=entry.has_result if entry is not None else False,
+                status=entry.status if entry is not None else None,
+                unreadable=entry.unreadable if entry is not None else False,
+                running_attempt=run.key.attempt if run is not None else None,
+            )
+        return ControllerView(files)
 
     def queue(self) -> list[str]:
         """Files that wait for an attempt, in the order they will start (running files and
         cancelled ones are not in it)."""
         waiting = [
             entry
-            for entry in self.open.values()
-            if entry.rel not in self.running
+            for entry in self._open.values()
+            if entry.rel not in self._running
             and not entry.has_result
             and (entry.status is None or entry.status.should_continue)
             and (entry.status is None or entry.status.status is not FileStatus.PROCESSING)
@@ -278,7 +295,7 @@ class Controller:
     def stop_all(self, code: ErrorCode = ErrorCode.INTERRUPTED) -> None:
         """Ask every running attempt to stop (a graceful shutdown); ends come via collect."""
         self.accepting = False
-        for run in self.running.values():
+        for run in self._running.values():
             if run.stop_code is None:
                 run.stop_code = code
                 self.executor.stop(run.key, EndReason.STOPPED)
@@ -292,13 +309,13 @@ class Controller:
         for seen in result.files:
             rel = seen.rel
             present.add(rel)
-            entry = self.index.get(rel)
+            entry = self._index.get(rel)
             if entry is None:
-                entry = self.index[rel] = Entry(rel, discovered=now)
+                entry = self._index[rel] = Entry(rel, discovered=now)
             entry.has_result = seen.has_result
             if seen.has_result:
                 entry.status = None
-                if seen.in_progress_mtime_ns is not None and rel not in self.running:
+                if seen.in_progress_mtime_ns is not None and rel not in self._running:
                     # A worker died between writing .result and removing .in_progress.
                     remove_durably(in_progress_path(self.root / rel))
                     log.info("completed %s (removed a leftover .in_progress)", rel)
@@ -316,14 +333,14 @@ class Controller:
         _remove_abandoned(result.temporary)
         for rel in result.orphan_in_progress:
             status = self._read(rel)
-            target = _manual_path(status)
+            target = manual_path(status)
             if target is not None:
                 finish_manual_move(self.root, rel, target)
                 log.info("finished the move of %s to %s", rel, target)
-        for rel in [rel for rel in self.index if rel not in present and rel not in self.running]:
-            del self.index[rel]
-        self.open = {rel: entry for rel, entry in self.index.items() if not entry.has_result}
-        self._judged = {rel: mtime for rel, mtime in self._judged.items() if rel in self.open}
+        for rel in [rel for rel in self._index if rel not in present and rel not in self._running]:
+            del self._index[rel]
+        self._open = {rel: entry for rel, entry in self._index.items() if not entry.has_result}
+        self._judged = {rel: mtime for rel, mtime in self._judged.items() if rel in self._open}
         self._last_scan = now
         self._dirty = True
         self._emit(CoreEvent(EventKind.SCANNED, seconds=time.monotonic() - began))
@@ -338,11 +355,11 @@ class Controller:
             return None
 
     def _finish_journaled_move(self, entry: Entry) -> None:
-        target = _manual_path(entry.status)
-        if target is not None and entry.rel not in self.running:
+        target = manual_path(entry.status)
+        if target is not None and entry.rel not in self._running:
             finish_manual_move(self.root, entry.rel, target)
-            self.index.pop(entry.rel, None)
-            self.open.pop(entry.rel, None)
+            self._index.pop(entry.rel, None)
+            self._open.pop(entry.rel, None)
             log.info("finished the move of %s to %s", entry.rel, target)
 
     # ------------------------------------------------------------- running attempts
@@ -361,40 +378,32 @@ class Controller:
     def _watch_running(self, now: datetime) -> None:
         heartbeat_timeout = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
         start_timeout = timedelta(seconds=self.settings.start_timeout_seconds)
-        for rel, run in self.running.items():
+        for rel, run in self._running.items():
             if run.stop_code is not None:
                 continue
-            if now >= run.deadline:
-                run.stop_code = ErrorCode.TIMEOUT
+            stop = past_deadline(run, now)
+            if stop is None:
+                entry = self._index.get(rel)
+                status = self._refresh(entry) if entry is not None else None
+                stop = stop_for(
+                    run, status, now, heartbeat_timeout=heartbeat_timeout,
+                    start_timeout=start_timeout,
+                )  # fmt: skip
+            if stop is None:
+                continue
+            if stop.code is ErrorCode.TIMEOUT:
                 log.warning("%s #%d ran past its deadline: killing it", rel, run.key.attempt)
-                self.executor.stop(run.key, EndReason.DEADLINE_EXCEEDED)
-                continue
-            entry = self.index.get(rel)
-            status = self._refresh(entry) if entry is not None else None
-            record = status.current() if status is not None else None
-            if status is None or record is None or status.attempt != run.key.attempt:
-                continue
-            if not status.should_continue:
-                run.stop_code = ErrorCode.CANCELLED
-                self.executor.stop(run.key, EndReason.STOPPED)
-                continue
-            if record.heartbeat is None:
-                # No sign of life yet: a Job may still wait for a node, a GPU or its
-                # image (several GB on a first pull), which heartbeats cannot cover.
-                last_sign, limit = run.started, start_timeout
-            else:
-                last_sign, limit = max(record.heartbeat, run.started), heartbeat_timeout
-            if now - last_sign > limit:
-                run.stop_code = ErrorCode.HEARTBEAT_LOST
+            elif stop.code is ErrorCode.HEARTBEAT_LOST:
                 log.warning("%s #%d sent no heartbeat since %s: killing it", rel,
-                            run.key.attempt, last_sign)  # fmt: skip
-                self.executor.stop(run.key, EndReason.KILLED)
+                            run.key.attempt, stop.last_sign)  # fmt: skip
+            run.stop_code = stop.code
+            self.executor.stop(run.key, stop.reason)
 
     def _clean_up(self, now: datetime) -> None:
         stale = timedelta(hours=self.settings.stale_hours)
-        for entry in list(self.open.values()):
+        for entry in list(self._open.values()):
             status = entry.status
-            if status is None or entry.rel in self.running or entry.has_result:
+            if status is None or entry.rel in self._running or entry.has_result:
                 continue
             if status.status is FileStatus.QUEUED and status.should_continue:
                 continue
@@ -427,7 +436,7 @@ class Controller:
         return self._refresh(entry)
 
     def _ready(self, entry: Entry, now: datetime) -> bool:
-        if entry.has_result or entry.rel in self.running:
+        if entry.has_result or entry.rel in self._running:
             return False
         status = entry.status
         if status is None:
@@ -442,22 +451,25 @@ class Controller:
         if status.status is FileStatus.QUEUED:
             return True
         if status.status is FileStatus.ERROR:
-            return now >= _next_attempt_at(status, now)
+            return status.error is None or now >= next_attempt_at(status.error)
         # PROCESSING with no attempt of ours: someone else's, or left by a crash that
         # recover() did not see; the stale rule decides.
         return False
 
-    def _order(self, entry: Entry) -> tuple[int, datetime, int, str]:
+    def _order(self, entry: Entry) -> QueueKey:
         status = entry.status
-        api = status is not None and status.priority is Priority.API_REQUEST
-        discovered = status.start_time if status is not None else entry.discovered
-        return (0 if api else 1, discovered, entry.mtime_ns or 0, entry.rel)
+        return queue_key(
+            api_request=status is not None and status.priority is Priority.API_REQUEST,
+            queued_since=status.start_time if status is not None else entry.discovered,
+            rel=entry.rel,
+            mtime_ns=entry.mtime_ns or 0,
+        )
 
     def _start_ready(self, now: datetime) -> None:
-        free = self.settings.parallel - len(self.running)
+        free = self.settings.parallel - len(self._running)
         if free <= 0:
             return
-        ready = [entry for entry in self.open.values() if self._ready(entry, now)]
+        ready = [entry for entry in self._open.values() if self._ready(entry, now)]
         ready.sort(key=self._order)
         for entry in ready[:free]:
             self._start(entry, now)
@@ -518,7 +530,7 @@ class Controller:
             log.exception("could not start %s #%d", rel, number)
             self._reconcile(AttemptEnd(key, EndReason.VANISHED, detail=f"start failed: {exc}"))
             return
-        self.running[rel] = Running(key, now, deadline, handle=handle)
+        self._running[rel] = Running(key, now, deadline, handle=handle)
         waited = (now - status.start_time).total_seconds() if number == 1 else 0.0
         self._emit(CoreEvent(EventKind.STARTED, rel, number, seconds=max(0.0, waited)))
 
@@ -535,7 +547,7 @@ class Controller:
     def _reconcile(self, end: AttemptEnd, stop_code: ErrorCode | None = None) -> None:
         rel = end.key.path
         audio = self.root / rel
-        entry = self.index.get(rel)
+        entry = self._index.get(rel)
         now = self.clock()
         if result_path(audio).is_file():
             remove_durably(in_progress_path(audio))
@@ -543,7 +555,7 @@ class Controller:
             log.info("completed %s", rel)
             if entry is not None:
                 entry.has_result, entry.status, entry.in_progress_mtime_ns = True, None, None
-            self.open.pop(rel, None)
+            self._open.pop(rel, None)
             self._emit(CoreEvent(EventKind.COMPLETED, rel, end.key.attempt))
             return
         try:
@@ -559,7 +571,9 @@ class Controller:
             status.attempts.append(record)
         error = worker_error(status)
         if error is None or end.exit_code == ExitCode.SUPERSEDED:
-            error = controller_error(end, now, stop_code=stop_code, executor=self.executor.name)
+            error = controller_error(
+                end, now, stop_code=stop_code, vanished_code=self.vanished_code
+            )
         record.status = AttemptStatus.FAILED
         record.error = error
         record.continue_processing = False
@@ -611,8 +625,8 @@ class Controller:
         self._dirty = True
         self._judged.pop(entry.rel, None)
         target = move_to_manual(self.root, entry.rel, status)
-        self.index.pop(entry.rel, None)
-        self.open.pop(entry.rel, None)
+        self._index.pop(entry.rel, None)
+        self._open.pop(entry.rel, None)
         self.counters.manual += 1
         log.warning("%s -> %s (%s)", entry.rel, target, error.code)
         self._emit(
@@ -642,8 +656,12 @@ class Controller:
     def _write(self, rel: str, status: InProgress) -> None:
         target = in_progress_path(self.root / rel)
         write_model(target, status)
+        self._written(rel, status, target)
+
+    def _written(self, rel: str, status: InProgress, target: Path) -> None:
+        """Know what was just written to ``target`` (the file's ``.in_progress``)."""
         self._dirty = True
-        entry = self.index.get(rel)
+        entry = self._index.get(rel)
         if entry is not None:
             entry.status = status
             entry.in_progress_mtime_ns = target.stat().st_mtime_ns
@@ -664,15 +682,3 @@ def _remove_abandoned(temporary: list[str]) -> None:
             if wall_now - path.stat().st_mtime > ABANDONED_TEMP_SECONDS:
                 path.unlink()
                 log.info("removed %s, left by a writer killed mid-write", path)
-
-
-def _manual_path(status: InProgress | None) -> str | None:
-    target = getattr(status, "manual_path", None) if status is not None else None
-    return target if isinstance(target, str) and target else None
-
-
-def _next_attempt_at(status: InProgress, now: datetime) -> datetime:
-    error = status.error
-    if error is None:
-        return now
-    return error.timestamp + timedelta(seconds=error.retry_after or 0)

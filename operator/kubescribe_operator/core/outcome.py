@@ -41,9 +41,14 @@ class Decision:
 
 
 def controller_error(
-    end: AttemptEnd, now: datetime, *, stop_code: ErrorCode | None, executor: str
+    end: AttemptEnd,
+    now: datetime,
+    *,
+    stop_code: ErrorCode | None,
+    vanished_code: ErrorCode = ErrorCode.WORKER_DIED,
 ) -> StatusError:
-    """The error of an attempt that ended without the worker writing one."""
+    """The error of an attempt that ended without the worker writing one;
+    ``vanished_code`` is what a runner gone without a word means to its executor."""
     detail = end.detail or None
     if stop_code is ErrorCode.HEARTBEAT_LOST:
         return StatusError(
@@ -77,9 +82,9 @@ def controller_error(
             details=detail, timestamp=now, retry_after=0,
         )  # fmt: skip
     if end.reason is EndReason.VANISHED:
-        code = ErrorCode.JOB_VANISHED if executor == "kubernetes" else ErrorCode.WORKER_DIED
         return StatusError(
-            code=code, message="the attempt's runner is gone and nothing says how it ended",
+            code=vanished_code,
+            message="the attempt's runner is gone and nothing says how it ended",
             details=detail, timestamp=now,
         )  # fmt: skip
     if end.reason is EndReason.EXITED and end.exit_code == ExitCode.OK:
@@ -154,4 +159,10 @@ def decide(
     if error.retry_after is None:
         # Exponential backoff from the number of failures so far: 1x, 2x, 4x ...
         error.retry_after = backoff_seconds * 2 ** max(failures - 1, 0)
-    return Decision(Step.RETRY, not_before=error.timestamp + timedelta(seconds=error.retry_after))
+    return Decision(Step.RETRY, not_before=next_attempt_at(error))
+
+
+def next_attempt_at(error: StatusError) -> datetime:
+    """When the next attempt of a file that failed with ``error`` may start: the error's
+    time plus its ``retry_after`` (none: at once)."""
+    return error.timestamp + timedelta(seconds=error.retry_after or 0)

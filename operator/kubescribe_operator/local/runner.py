@@ -22,9 +22,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from .core.controller import Controller
-from .executors.local import STATE_DIR, LocalExecutor
-from .settings import ControllerSettings
+from ..core.controller import Controller
+from ..core.view import ControllerView
+from .executor import STATE_DIR, LocalExecutor
+from .settings import LocalSettings
 
 log = logging.getLogger("kubescribe.run")
 
@@ -53,20 +54,19 @@ class _Progress:
         self.out = out
         self.shown: dict[str, tuple[int, str, int]] = {}
 
-    def show(self, controller: Controller) -> None:
-        for rel, run in controller.running.items():
-            entry = controller.index.get(rel)
-            status = entry.status if entry is not None else None
-            if status is None or status.progress is None or status.attempt != run.key.attempt:
+    def show(self, view: ControllerView) -> None:
+        for rel, file in view.files.items():
+            status = file.status
+            if status is None or status.progress is None or status.attempt != file.running_attempt:
                 continue
-            now = (run.key.attempt, status.progress.stage.value, status.progress.percentage)
+            now = (status.attempt, status.progress.stage.value, status.progress.percentage)
             if self.shown.get(rel) != now:
                 self.shown[rel] = now
                 print(f"  {rel}: attempt {now[0]}, {now[1]} {now[2]}%", file=self.out, flush=True)
 
 
 def run_local(
-    settings: ControllerSettings,
+    settings: LocalSettings,
     *,
     once: bool,
     out: TextIO = sys.stderr,
@@ -88,7 +88,7 @@ def run_local(
 
 
 def _loop(
-    settings: ControllerSettings, *, once: bool, out: TextIO, executor: LocalExecutor | None
+    settings: LocalSettings, *, once: bool, out: TextIO, executor: LocalExecutor | None
 ) -> int:
     executor = executor or LocalExecutor(settings.root)
     controller = Controller(settings, executor)
@@ -102,12 +102,13 @@ def _loop(
     stop_by: float | None = None
     # The API (--api) calls into the core from its own threads, under this lock.
     lock, ready = threading.Lock(), threading.Event()
-    api = _start_api(controller, lock, ready, out) if settings.api_enabled else None
+    api = _start_api(controller, lock, ready, settings, out) if settings.api_enabled else None
     try:
         while True:
             with lock:
                 controller.tick()
-                progress.show(controller)
+                running = controller.view(controller.running)
+            progress.show(running)
             ready.set()
             if signals["count"] and stop_by is None:
                 print("stopping: letting running attempts stop by themselves "
@@ -138,11 +139,15 @@ def _loop(
 
 
 def _start_api(
-    controller: Controller, lock: threading.Lock, ready: threading.Event, out: TextIO
+    controller: Controller,
+    lock: threading.Lock,
+    ready: threading.Event,
+    settings: LocalSettings,
+    out: TextIO,
 ) -> Any:
-    from .api.server import ApiServer  # FastAPI loads only with --api
+    from ..api.server import ApiServer  # FastAPI loads only with --api
 
-    api = ApiServer(controller, lock, ready=ready.is_set)
+    api = ApiServer(controller, lock, settings, ready=ready.is_set)
     api.start()
     print(f"API on http://{api.server.config.host}:{api.port}", file=out, flush=True)
     return api

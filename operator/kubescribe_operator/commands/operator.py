@@ -7,8 +7,6 @@ import os
 import sys
 from typing import Any
 
-HANDLERS_MODULE = "kubescribe_operator.kopf_handlers"
-
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -30,19 +28,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run_operator)
 
 
-def kopf_args(namespace: str, liveness: str | None, verbose: bool) -> list[str]:
-    args = ["run", "-m", HANDLERS_MODULE, "--namespace", namespace]
-    if liveness:
-        args += ["--liveness", liveness]
-    if verbose:
-        args.append("--verbose")
-    return args
-
-
 def run_operator(args: argparse.Namespace) -> int:
-    from kopf.cli import main as kopf_main
-
-    from .kube_api import NoCredentialsError, load_api_client
+    from ..k8s.kopf_run import run_kopf  # kopf loads only when run
+    from ..k8s.kube_api import NoCredentialsError, load_api_client
 
     # Without credentials kopf would retry its start-up every minute with a traceback;
     # a person starting it by hand needs the reason, once, and an exit status.
@@ -56,5 +44,5 @@ def run_operator(args: argparse.Namespace) -> int:
     os.environ["KUBESCRIBE_NAMESPACE"] = namespace
     if getattr(args, "api", False):
         os.environ["KUBESCRIBE_API_ENABLED"] = "true"
-    kopf_main(args=kopf_args(namespace, args.liveness, args.verbose), standalone_mode=True)
+    run_kopf(namespace, args.liveness, args.verbose)
     return 0

@@ -1,7 +1,9 @@
-"""What the API does with the core's events, off the core's thread.
+"""The API's notifications: what it makes of the core's events, off the core's thread.
 
-The core calls :meth:`EventHandler.observe` inside its lock; it only enqueues. A thread
+The core calls :meth:`Notifier.observe` inside its lock; it only enqueues. A thread
 then updates the metrics and the realtime factor, and hands callbacks to the sender.
+(The core's events are :mod:`..core.events`; the Kubernetes Events about Jobs are the
+operator's, :meth:`..k8s.executor.KubernetesExecutor.announce_outcomes`.)
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from kubescribe_protocol.models import InProgress, Result, utc_now
 from kubescribe_protocol.names import in_progress_path, result_path
 
 from ..core.events import CoreEvent, EventKind
-from ..file_actions import transcription_id
+from ..volume.file_actions import transcription_id
 from .callbacks import CallbackSender, Delivery
 from .facade import Facade
 from .metrics import Metrics
@@ -24,7 +26,7 @@ from .metrics import Metrics
 log = logging.getLogger("kubescribe.api")
 
 
-class EventHandler:
+class Notifier:
     def __init__(self, facade: Facade, metrics: Metrics, sender: CallbackSender) -> None:
         self.facade = facade
         self.metrics = metrics

@@ -55,7 +55,7 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def _run(args: argparse.Namespace, action: str) -> int:
-    from .file_actions import (
+    from ..volume.file_actions import (
         ActionError,
         cancel_on_volume,
         check_rel,

@@ -11,40 +11,31 @@ the file twice.
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
-import re
 from datetime import datetime
 from typing import Any
 
 from kubescribe_protocol.codes import ExitCode
 from kubescribe_protocol.models import Priority, format_time
 
-from .core.executor import AttemptKey, AttemptSpec, worker_command
-from .settings import ControllerSettings
-
-# --- labels and annotations the operator reads back ------------------------------------
-APP_NAME = "kubescribe"
-COMPONENT = "worker"
-MANAGED_BY = "kubescribe-operator"
-LABEL_NAME = "app.kubernetes.io/name"
-LABEL_COMPONENT = "app.kubernetes.io/component"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_PART_OF = "app.kubernetes.io/part-of"
-LABEL_FILE_HASH = "kubescribe.io/file-hash"
-LABEL_ATTEMPT = "kubescribe.io/attempt"
-LABEL_PRIORITY = "kubescribe.io/priority"
-LABEL_KUEUE_QUEUE = "kueue.x-k8s.io/queue-name"
-ANNOTATION_PATH = "kubescribe.io/path"
-#: The attempt's deadline as the core set it: tells this attempt's Job apart from a
-#: finished Job of the same name left by an earlier life of the file (same path, same
-#: attempt number, after it went to ``manual/`` and was dropped again).
-ANNOTATION_DEADLINE = "kubescribe.io/deadline"
-#: Set on a finished Job once the operator posted the Event about its outcome.
-ANNOTATION_ANNOUNCED = "kubescribe.io/announced"
+from ..core.executor import AttemptKey, AttemptSpec, worker_command
+from .names import (
+    ANNOTATION_DEADLINE,
+    ANNOTATION_PATH,
+    LABEL_ATTEMPT,
+    LABEL_FILE_HASH,
+    LABEL_KUEUE_QUEUE,
+    LABEL_PRIORITY,
+    WORKER_COMPONENT,
+    file_labels,
+    name_of_path,
+    path_hash,
+    selector,
+)
+from .settings import KubernetesSettings
 
 #: The label selector of every Job (and pod) this operator creates.
-SELECTOR_LABELS = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_COMPONENT: COMPONENT}
+SELECTOR_LABELS = selector(WORKER_COMPONENT)
 
 CONTAINER_NAME = "worker"
 #: Where the model cache is mounted when ``model_dir`` does not say.
@@ -52,38 +43,18 @@ MODEL_CACHE_MOUNT = "/var/cache/kubescribe"
 #: Writable scratch (ffmpeg, torch, HOME) on an otherwise read-only root filesystem.
 SCRATCH_MOUNT = "/tmp"  # noqa: S108 - an emptyDir of the pod's own, not a shared /tmp
 
-MAX_NAME_LENGTH = 63
-_HASH_LENGTH = 12
 _NAME_PREFIX = "ks"
-_NOT_DNS = re.compile(r"[^a-z0-9]+")
-
-
-def path_hash(path: str) -> str:
-    """A stable hex digest of a relative path; a valid label value for any file name."""
-    return hashlib.sha256(path.encode("utf-8")).hexdigest()[:40]
 
 
 def job_name(key: AttemptKey) -> str:
-    """A DNS-1123 label, at most 63 characters: ``ks-<readable stem>-<hash>-a<attempt>``.
-
-    The hash (of the path) makes it unique; the stem of the file name only helps a
-    person reading ``kubectl get jobs``, so it is cut to fit whatever the attempt's
-    number needs.
-    """
-    suffix = f"-{path_hash(key.path)[:_HASH_LENGTH]}-a{key.attempt}"
-    stem = key.path.rsplit("/", 1)[-1].lower()
-    stem = _NOT_DNS.sub("-", stem).strip("-")
-    room = MAX_NAME_LENGTH - len(_NAME_PREFIX) - 1 - len(suffix)
-    stem = stem[:room].strip("-")
-    return f"{_NAME_PREFIX}-{stem}{suffix}" if stem else f"{_NAME_PREFIX}{suffix}"
+    """The Job of an attempt: ``ks-<readable stem>-<hash>-a<attempt>``
+    (:func:`.names.name_of_path`)."""
+    return name_of_path(_NAME_PREFIX, key.path, f"-a{key.attempt}")
 
 
-def job_labels(spec: AttemptSpec, settings: ControllerSettings) -> dict[str, str]:
+def job_labels(spec: AttemptSpec, settings: KubernetesSettings) -> dict[str, str]:
     labels = {
-        LABEL_NAME: APP_NAME,
-        LABEL_PART_OF: APP_NAME,
-        **SELECTOR_LABELS,
-        LABEL_FILE_HASH: path_hash(spec.key.path),
+        **file_labels(WORKER_COMPONENT, spec.key.path),
         LABEL_ATTEMPT: str(spec.key.attempt),
         # Label values may not hold "_" at the ends only; "api_request" is valid.
         LABEL_PRIORITY: spec.priority.value,
@@ -117,7 +88,7 @@ def active_deadline_seconds(deadline: datetime, now: datetime) -> int:
     return max(1, math.ceil((deadline - now).total_seconds()))
 
 
-def _resources(spec: AttemptSpec, settings: ControllerSettings) -> dict[str, Any]:
+def _resources(spec: AttemptSpec, settings: KubernetesSettings) -> dict[str, Any]:
     resources: dict[str, Any] = copy.deepcopy(settings.worker_resources)
     if spec.wants_gpu and settings.gpu_count > 0:
         # Extended resources are set in limits; the request defaults to the same count.
@@ -126,7 +97,7 @@ def _resources(spec: AttemptSpec, settings: ControllerSettings) -> dict[str, Any
     return resources
 
 
-def _volumes(spec: AttemptSpec, settings: ControllerSettings) -> tuple[list[Any], list[Any]]:
+def _volumes(spec: AttemptSpec, settings: KubernetesSettings) -> tuple[list[Any], list[Any]]:
     cache_mount = str(spec.model_dir) if spec.model_dir is not None else MODEL_CACHE_MOUNT
     cache: dict[str, Any] = (
         {"persistentVolumeClaim": {"claimName": settings.model_cache_pvc}}
@@ -163,7 +134,7 @@ def _env(spec: AttemptSpec) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in sorted(env.items())]
 
 
-def _security(settings: ControllerSettings) -> tuple[dict[str, Any], dict[str, Any]]:
+def _security(settings: KubernetesSettings) -> tuple[dict[str, Any], dict[str, Any]]:
     pod = {
         "runAsNonRoot": True,
         "runAsUser": settings.run_as_user,
@@ -205,13 +176,13 @@ def _pod_failure_policy() -> dict[str, Any]:
     }
 
 
-def priority_class_for(priority: Priority, settings: ControllerSettings) -> str | None:
+def priority_class_for(priority: Priority, settings: KubernetesSettings) -> str | None:
     if priority is Priority.API_REQUEST:
         return settings.priority_class_api
     return settings.priority_class_scan
 
 
-def build_job(spec: AttemptSpec, settings: ControllerSettings, now: datetime) -> dict[str, Any]:
+def build_job(spec: AttemptSpec, settings: KubernetesSettings, now: datetime) -> dict[str, Any]:
     """The Job manifest of one attempt (``batch/v1``), as a plain dict."""
     labels = job_labels(spec, settings)
     volumes, mounts = _volumes(spec, settings)

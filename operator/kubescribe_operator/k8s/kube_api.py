@@ -17,7 +17,7 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -79,6 +79,16 @@ def _body(response: Any) -> Any:
     return json.loads(response.data or b"null")
 
 
+def _object(response: Any) -> dict[str, Any]:
+    body: dict[str, Any] = _body(response)
+    return body
+
+
+def _items(response: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = _body(response).get("items") or []
+    return items
+
+
 class KubeApi:
     """Jobs, their pods, Events, the leader Lease and Transcriptions, in one namespace."""
 
@@ -98,122 +108,108 @@ class KubeApi:
         with self._lock:
             self.calls[what] += 1
 
-    def _fail(self, what: str, exc: ApiException) -> KubeApiError:
-        return KubeApiError(what, exc.status, str(exc.reason))
+    def _request(
+        self, kind: str, what: str, call: Callable[[], Any], *, absent: int | None = None
+    ) -> Any | None:
+        """Count a request of ``kind`` and send it (``call``); its response, or None when
+        it failed with the status ``absent`` names (a 404 or 409 the caller expects). Any
+        other failure is a :class:`KubeApiError` about ``what``."""
+        self._count(kind)
+        try:
+            return call()
+        except ApiException as exc:
+            if absent is not None and exc.status == absent:
+                return None
+            raise KubeApiError(what, exc.status, str(exc.reason)) from exc
 
     # --- Jobs ---------------------------------------------------------------------------
     def create_job(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """Create the Job; None when one of that name exists already (409)."""
-        self._count("create_job")
-        try:
-            response = self._batch.create_namespaced_job(self.namespace, dict(body), **_OPTIONS)
-        except ApiException as exc:
-            if exc.status == 409:
-                return None
-            raise self._fail(f"create job {body['metadata']['name']}", exc) from exc
-        created: dict[str, Any] = _body(response)
-        return created
+        response = self._request(
+            "create_job", f"create job {body['metadata']['name']}",
+            lambda: self._batch.create_namespaced_job(self.namespace, dict(body), **_OPTIONS),
+            absent=409,
+        )  # fmt: skip
+        return None if response is None else _object(response)
 
     def read_job(self, name: str) -> dict[str, Any] | None:
-        self._count("read_job")
-        try:
-            response = self._batch.read_namespaced_job(name, self.namespace, **_OPTIONS)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise self._fail(f"read job {name}", exc) from exc
-        job: dict[str, Any] = _body(response)
-        return job
+        response = self._request(
+            "read_job", f"read job {name}",
+            lambda: self._batch.read_namespaced_job(name, self.namespace, **_OPTIONS),
+            absent=404,
+        )  # fmt: skip
+        return None if response is None else _object(response)
 
     def delete_job(self, name: str) -> bool:
         """Delete the Job and, in the background, its pods; False if it was gone already."""
-        self._count("delete_job")
-        try:
-            self._batch.delete_namespaced_job(
-                name,
-                self.namespace,
-                body={"propagationPolicy": "Background"},
-                **_OPTIONS,
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise self._fail(f"delete job {name}", exc) from exc
-        return True
+        response = self._request(
+            "delete_job", f"delete job {name}",
+            lambda: self._batch.delete_namespaced_job(
+                name, self.namespace, body={"propagationPolicy": "Background"}, **_OPTIONS
+            ),
+            absent=404,
+        )  # fmt: skip
+        return response is not None
 
     def annotate_job(self, name: str, annotations: Mapping[str, str]) -> bool:
         """Add annotations to a Job; False if it is gone."""
-        self._count("annotate_job")
-        try:
-            self._batch.patch_namespaced_job(
-                name,
-                self.namespace,
-                {"metadata": {"annotations": dict(annotations)}},
-                _content_type=MERGE_PATCH,
-                **_OPTIONS,
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise self._fail(f"annotate job {name}", exc) from exc
-        return True
+        response = self._request(
+            "annotate_job", f"annotate job {name}",
+            lambda: self._batch.patch_namespaced_job(
+                name, self.namespace, {"metadata": {"annotations": dict(annotations)}},
+                _content_type=MERGE_PATCH, **_OPTIONS,
+            ),
+            absent=404,
+        )  # fmt: skip
+        return response is not None
 
     def list_jobs(self, selector: Mapping[str, str]) -> list[dict[str, Any]]:
-        self._count("list_jobs")
-        try:
-            response = self._batch.list_namespaced_job(
+        response = self._request(
+            "list_jobs", "list jobs",
+            lambda: self._batch.list_namespaced_job(
                 self.namespace, label_selector=selector_string(selector), **_OPTIONS
-            )
-        except ApiException as exc:
-            raise self._fail("list jobs", exc) from exc
-        items: list[dict[str, Any]] = _body(response).get("items") or []
-        return items
+            ),
+        )  # fmt: skip
+        return _items(response)
 
     def list_pods(self, selector: Mapping[str, str]) -> list[dict[str, Any]]:
-        self._count("list_pods")
-        try:
-            response = self._core.list_namespaced_pod(
+        response = self._request(
+            "list_pods", "list pods",
+            lambda: self._core.list_namespaced_pod(
                 self.namespace, label_selector=selector_string(selector), **_OPTIONS
-            )
-        except ApiException as exc:
-            raise self._fail("list pods", exc) from exc
-        items: list[dict[str, Any]] = _body(response).get("items") or []
-        return items
+            ),
+        )  # fmt: skip
+        return _items(response)
 
     # --- the leader's Lease ---------------------------------------------------------------
     def read_lease(self, name: str) -> dict[str, Any] | None:
-        self._count("read_lease")
-        try:
-            response = self._coordination.read_namespaced_lease(name, self.namespace, **_OPTIONS)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise self._fail(f"read lease {name}", exc) from exc
-        lease: dict[str, Any] = _body(response)
-        return lease
+        response = self._request(
+            "read_lease", f"read lease {name}",
+            lambda: self._coordination.read_namespaced_lease(name, self.namespace, **_OPTIONS),
+            absent=404,
+        )  # fmt: skip
+        return None if response is None else _object(response)
 
     def write_lease(self, body: Mapping[str, Any]) -> bool:
         """Create the Lease, or patch it when ``body`` carries the resourceVersion it was
         read at: the API server then applies the patch only if nobody wrote the Lease in
         between. False when someone else wrote it first (409): the caller lost."""
         name = body["metadata"]["name"]
-        self._count("write_lease")
-        try:
+
+        def write() -> Any:
             if body["metadata"].get("resourceVersion"):
-                self._coordination.patch_namespaced_lease(
+                return self._coordination.patch_namespaced_lease(
                     name,
                     self.namespace,
                     {"metadata": body["metadata"], "spec": body["spec"]},
                     _content_type=MERGE_PATCH,
                     **_OPTIONS,
                 )
-            else:
-                self._coordination.create_namespaced_lease(self.namespace, dict(body), **_OPTIONS)
-        except ApiException as exc:
-            if exc.status == 409:
-                return False
-            raise self._fail(f"write lease {name}", exc) from exc
-        return True
+            return self._coordination.create_namespaced_lease(
+                self.namespace, dict(body), **_OPTIONS
+            )
+
+        return self._request("write_lease", f"write lease {name}", write, absent=409) is not None
 
     # --- Transcriptions (the custom resource kubectl shows) -------------------------------
     def _transcriptions(self) -> tuple[str, str, str, str]:
@@ -222,85 +218,64 @@ class KubeApi:
     def list_transcriptions(self, selector: Mapping[str, str]) -> list[dict[str, Any]] | None:
         """The Transcriptions with these labels; None when the API does not know the
         resource (404: its CRD is not installed)."""
-        self._count("list_transcriptions")
-        try:
-            response = self._custom.list_namespaced_custom_object(
-                *self._transcriptions(),
-                label_selector=selector_string(selector),
-                **_OPTIONS,
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise self._fail("list transcriptions", exc) from exc
-        items: list[dict[str, Any]] = _body(response).get("items") or []
-        return items
+        response = self._request(
+            "list_transcriptions", "list transcriptions",
+            lambda: self._custom.list_namespaced_custom_object(
+                *self._transcriptions(), label_selector=selector_string(selector), **_OPTIONS
+            ),
+            absent=404,
+        )  # fmt: skip
+        return None if response is None else _items(response)
 
     def create_transcription(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """Create a Transcription; None when one of that name exists already (409). The
         API drops ``status`` on create (a status subresource): set it with
         :meth:`patch_transcription_status`."""
-        self._count("create_transcription")
-        try:
-            response = self._custom.create_namespaced_custom_object(
+        response = self._request(
+            "create_transcription", f"create transcription {body['metadata']['name']}",
+            lambda: self._custom.create_namespaced_custom_object(
                 *self._transcriptions(), dict(body), **_OPTIONS
-            )
-        except ApiException as exc:
-            if exc.status == 409:
-                return None
-            raise self._fail(f"create transcription {body['metadata']['name']}", exc) from exc
-        created: dict[str, Any] = _body(response)
-        return created
+            ),
+            absent=409,
+        )  # fmt: skip
+        return None if response is None else _object(response)
 
     def patch_transcription(self, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:
         """Merge-patch a Transcription's metadata or spec; None if it is gone."""
-        self._count("patch_transcription")
-        try:
-            response = self._custom.patch_namespaced_custom_object(
-                *self._transcriptions(),
-                name,
-                dict(patch),
-                _content_type=MERGE_PATCH,
-                **_OPTIONS,
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise self._fail(f"patch transcription {name}", exc) from exc
-        patched: dict[str, Any] = _body(response)
-        return patched
+        response = self._request(
+            "patch_transcription", f"patch transcription {name}",
+            lambda: self._custom.patch_namespaced_custom_object(
+                *self._transcriptions(), name, dict(patch), _content_type=MERGE_PATCH, **_OPTIONS
+            ),
+            absent=404,
+        )  # fmt: skip
+        return None if response is None else _object(response)
 
     def patch_transcription_status(
         self, name: str, status: Mapping[str, Any]
     ) -> dict[str, Any] | None:
         """Merge-patch a Transcription's status (the status subresource): ``None`` values
         remove fields. None if the object is gone."""
-        self._count("patch_transcription_status")
-        try:
-            response = self._custom.patch_namespaced_custom_object_status(
-                *self._transcriptions(),
-                name,
-                {"status": dict(status)},
-                _content_type=MERGE_PATCH,
-                **_OPTIONS,
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise self._fail(f"patch transcription {name} status", exc) from exc
-        patched: dict[str, Any] = _body(response)
-        return patched
+        response = self._request(
+            "patch_transcription_status", f"patch transcription {name} status",
+            lambda: self._custom.patch_namespaced_custom_object_status(
+                *self._transcriptions(), name, {"status": dict(status)},
+                _content_type=MERGE_PATCH, **_OPTIONS,
+            ),
+            absent=404,
+        )  # fmt: skip
+        return None if response is None else _object(response)
 
     def delete_transcription(self, name: str) -> bool:
         """Delete a Transcription; False if it was gone already."""
-        self._count("delete_transcription")
-        try:
-            self._custom.delete_namespaced_custom_object(*self._transcriptions(), name, **_OPTIONS)
-        except ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise self._fail(f"delete transcription {name}", exc) from exc
-        return True
+        response = self._request(
+            "delete_transcription", f"delete transcription {name}",
+            lambda: self._custom.delete_namespaced_custom_object(
+                *self._transcriptions(), name, **_OPTIONS
+            ),
+            absent=404,
+        )  # fmt: skip
+        return response is not None
 
     # --- Events -------------------------------------------------------------------------
     def post_event(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .core.executor import AttemptEnd, AttemptKey, EndReason
+from ..core.executor import AttemptEnd, AttemptKey, EndReason
 from .jobs import CONTAINER_NAME
 
 #: Condition reasons of a failed Job (batch/v1).

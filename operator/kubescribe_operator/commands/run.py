@@ -1,4 +1,4 @@
-"""The controller's subcommands (``run``, ``status``, ``operator``). Imports nothing heavy."""
+"""``kubescribe run``: local mode, its flags over the environment. Imports nothing heavy."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, get_args
 
 from kubescribe_protocol.models import ComputeType, Device
 
-#: ``kubescribe run`` flags that set a ControllerSettings field of the same name.
+#: ``kubescribe run`` flags that set a LocalSettings field of the same name.
 _RUN_FLAGS: dict[str, str] = {
     "parallel": "parallel",
     "stable_seconds": "stable_seconds",
@@ -21,7 +21,7 @@ _RUN_FLAGS: dict[str, str] = {
     "api_host": "api_host",
     "api_port": "api_port",
 }
-#: Flags that set a default transcription setting (ControllerSettings.defaults).
+#: Flags that set a default transcription setting (LocalSettings.defaults).
 _DEFAULT_FLAGS = ("model_size", "language", "device", "compute_type")
 
 
@@ -56,50 +56,29 @@ def register(subparsers: Any) -> None:
                      "KUBESCRIBE_API_TOKENS)")  # fmt: skip
     run.set_defaults(handler=_run)
 
-    status: argparse.ArgumentParser = subparsers.add_parser(
-        "status", help="what is pending, processing, in error, completed and in manual/"
-    )
-    status.add_argument("root", type=Path, help="the watched folder")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(handler=_status)
-
-    from .operator_command import register as register_operator  # kopf loads only when run
-
-    register_operator(subparsers)
-
-    from .request_commands import register as register_requests
-
-    register_requests(subparsers)
-
 
 def settings_from_args(args: argparse.Namespace) -> Any:
-    """ControllerSettings from the environment, with the flags given on top."""
-    from .settings import ControllerSettings
+    """LocalSettings from the environment, with the flags given on top."""
+    from ..local.settings import LocalSettings
 
     overrides: dict[str, Any] = {"root": args.root}
     for flag, name in _RUN_FLAGS.items():
         value = getattr(args, flag, None)
         if value is not None:
             overrides[name] = value
-    settings = ControllerSettings(**overrides)
+    settings = LocalSettings(**overrides)
     if getattr(args, "api_tokens", None):
         overrides["api_tokens"] = [*settings.api_tokens, *args.api_tokens]
-        settings = ControllerSettings(**overrides)
+        settings = LocalSettings(**overrides)
     defaults = {name: getattr(args, name) for name in _DEFAULT_FLAGS if getattr(args, name, None)}
     if defaults:
         merged = settings.defaults.model_dump() | defaults
-        settings = ControllerSettings(**overrides, defaults=merged)
+        settings = LocalSettings(**overrides, defaults=merged)
     return settings
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .local_run import configure_logging, run_local
+    from ..local.runner import configure_logging, run_local
 
     configure_logging(args.debug)
     return run_local(settings_from_args(args), once=args.once)
-
-
-def _status(args: argparse.Namespace) -> int:
-    from .status_view import main
-
-    return main(args.root, as_json=args.json)

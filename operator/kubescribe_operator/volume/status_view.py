@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -19,7 +18,8 @@ from kubescribe_protocol.models import InProgress, format_time
 from kubescribe_protocol.names import MANUAL_DIR, in_progress_path
 from kubescribe_protocol.state import FileState, state_of_in_progress
 
-from .core.scan import scan
+from ..core.outcome import next_attempt_at
+from ..core.scan import scan
 from .queue_estimates import add_estimates, format_seconds
 
 ORDER = (
@@ -61,8 +61,7 @@ def _row(rel: str, state: FileState, status: InProgress | None) -> FileRow:
     if status.error is not None:
         row.error_code, row.error_message = status.error.code, status.error.message
         if state is FileState.ERROR:
-            retry = timedelta(seconds=status.error.retry_after or 0)
-            row.next_attempt = format_time(status.error.timestamp + retry)
+            row.next_attempt = format_time(next_attempt_at(status.error))
     return row
 
 

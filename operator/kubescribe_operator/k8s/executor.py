@@ -23,22 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from kubescribe_protocol.atomic import StatusFileError, read_model
+from kubescribe_protocol.codes import ErrorCode
 from kubescribe_protocol.models import InProgress, utc_now
 from kubescribe_protocol.names import in_progress_path
 from kubescribe_protocol.state import FileState, file_state
 
 from ..core.executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason
-from ..job_outcome import end_of_job, job_finished, job_needs_pods, vanished
-from ..jobs import (
-    ANNOTATION_ANNOUNCED,
-    ANNOTATION_DEADLINE,
+from .job_outcome import end_of_job, job_finished, job_needs_pods, vanished
+from .jobs import (
     SELECTOR_LABELS,
     attempt_key_of,
     build_job,
     job_name,
 )
-from ..kube_api import KubeApi
-from ..settings import ControllerSettings
+from .kube_api import KubeApi
+from .names import ANNOTATION_ANNOUNCED, ANNOTATION_DEADLINE
+from .settings import KubernetesSettings
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,13 @@ def _name(job: Mapping[str, Any]) -> str:
 
 class KubernetesExecutor:
     name = "kubernetes"
+    #: What a runner gone without a word means here: its Job was deleted, or never was.
+    vanished_code = ErrorCode.JOB_VANISHED
 
     def __init__(
         self,
         api: KubeApi,
-        settings: ControllerSettings,
+        settings: KubernetesSettings,
         *,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] | None = None,

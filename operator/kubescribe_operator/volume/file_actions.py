@@ -14,23 +14,17 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
+from kubescribe_protocol.additions import add_earlier_run, set_manual_path
 from kubescribe_protocol.atomic import StatusFileError, read_model, write_model
 from kubescribe_protocol.manual import _move_no_overwrite, read_manual_status
 from kubescribe_protocol.models import FileStatus, InProgress, Priority, Result, utc_now
-from kubescribe_protocol.names import (
-    MANUAL_DIR,
-    MEDIA_EXTENSIONS,
-    in_progress_path,
-    is_hidden_or_temporary,
-    result_path,
-)
+from kubescribe_protocol.names import MANUAL_DIR, in_progress_path, result_path
 from kubescribe_protocol.render import RENDERERS
 from kubescribe_protocol.state import FileState, file_state
 
-#: Longest relative path a client may name.
-MAX_PATH_CHARS = 1024
+from ..core.cancel import write_cancel
+from .paths import MAX_PATH_CHARS, PathProblem, path_problems
 
 
 class ActionError(Exception):
@@ -69,22 +63,23 @@ def rel_from_id(file_id: str) -> str:
 
 def check_rel(rel: str, *, allow_manual: bool = False) -> str:
     """``rel`` as a clean relative POSIX path under the root, or :class:`ActionError` 400:
-    no absolute paths, no ``..``, no hidden or temporary names, a media extension."""
-    if not rel or len(rel) > MAX_PATH_CHARS or "\0" in rel or "\\" in rel:
+    no absolute paths, no ``..``, no hidden or temporary names, a media extension
+    (the rules of :mod:`.paths`)."""
+    problems = path_problems(rel)
+    if PathProblem.MALFORMED in problems:
         raise ActionError(400, "invalid_path", "a relative path of 1 to 1024 characters")
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or rel.startswith("/"):
+    if PathProblem.ABSOLUTE in problems:
         raise ActionError(400, "invalid_path", "the path must be relative to the root")
-    parts = rel.split("/")
-    if any(part in ("", ".", "..") for part in parts):
+    if PathProblem.TRAVERSAL in problems:
         raise ActionError(400, "path_traversal", "the path must not contain '.', '..' or '//'")
-    if any(is_hidden_or_temporary(part) for part in parts):
+    if PathProblem.HIDDEN in problems:
         raise ActionError(400, "hidden_name", "hidden and temporary names are not taken")
-    if parts[0] == MANUAL_DIR and not allow_manual:
+    if PathProblem.MANUAL in problems and not allow_manual:
         raise ActionError(400, "manual_path", "files in manual/ are taken back with retry")
-    if pure.suffix.lower() not in MEDIA_EXTENSIONS:
-        raise ActionError(400, "unsupported_extension", f"not a media extension: {pure.suffix!r}")
-    return pure.as_posix()
+    if PathProblem.EXTENSION in problems:
+        suffix = PurePosixPath(rel).suffix
+        raise ActionError(400, "unsupported_extension", f"not a media extension: {suffix!r}")
+    return PurePosixPath(rel).as_posix()
 
 
 def check_no_symlink(root: Path, rel: str) -> None:
@@ -161,13 +156,13 @@ def cancel_on_volume(root: Path, rel: str) -> InProgress:
     if found.state in (FileState.COMPLETED, FileState.MANUAL):
         raise ActionError(409, "not_cancellable", f"{rel} is {found.state.value}")
     now = utc_now()
-    status = found.status or InProgress(
-        filename=PurePosixPath(rel).name, path=rel, status=FileStatus.QUEUED, start_time=now
+    return write_cancel(
+        in_progress_path(root / rel),
+        lambda: InProgress(
+            filename=PurePosixPath(rel).name, path=rel, status=FileStatus.QUEUED, start_time=now
+        ),
+        now,
     )
-    status.should_continue = False
-    status.updated_at = now
-    write_model(in_progress_path(root / rel), status)
-    return status
 
 
 def retry_from_manual(root: Path, rel: str, client_id: str | None = None) -> InProgress:
@@ -193,17 +188,8 @@ def retry_from_manual(root: Path, rel: str, client_id: str | None = None) -> InP
     now = utc_now()
     if status is None:
         status = InProgress(filename=target.name, path=rel, start_time=now)
-    extra: dict[str, Any] = status.__pydantic_extra__ or {}
-    extra.pop("manual_path", None)
-    earlier = list(extra.get("earlier_runs") or [])
-    earlier.append(
-        {
-            "retried_at": now.isoformat(),
-            "attempts": [record.model_dump(mode="json") for record in status.attempts],
-            "error": status.error.model_dump(mode="json") if status.error else None,
-        }
-    )
-    extra["earlier_runs"] = earlier
+    set_manual_path(status, None)
+    add_earlier_run(status, now)
     status.attempts = []
     status.error = None
     status.progress = None

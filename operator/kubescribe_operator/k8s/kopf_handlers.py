@@ -1,6 +1,6 @@
 """The kopf glue: thin handlers that feed the core and its Kubernetes executor.
 
-Run it as a module, never by file path (``kopf run -m kubescribe_operator.kopf_handlers``;
+Run it as a module, never by file path (``kopf run -m kubescribe_operator.k8s.kopf_handlers``;
 ``kubescribe operator`` does that). The core is synchronous and does file IO, so every
 call into it runs in a thread, under one lock: the core sees one caller at a time.
 
@@ -11,6 +11,7 @@ call into it runs in a thread, under one lock: the core sees one caller at a tim
 - Job events (``on.event``, filtered by label, no finalizers, nothing stored on the Job):
   the executor turns a finished or deleted Job into an end, and the tick loop wakes.
 - the tick loop: ``controller.tick()`` every scan interval, or at once when a Job ended.
+- the Transcription resource's handlers (:mod:`.kopf_transcriptions`) start with it.
 - a probe: the liveness endpoint (``--liveness``) fails when the loop stopped ticking
   or this operator lost the Lease.
 """
@@ -23,22 +24,21 @@ import logging
 import os
 import signal
 import socket
-import threading
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import kopf
 
 from kubescribe_protocol.models import utc_now
 
-from .core.controller import Controller
-from .executors.kubernetes import KubernetesExecutor
+from ..core.controller import Controller
+from . import kopf_transcriptions
+from .executor import KubernetesExecutor
 from .jobs import SELECTOR_LABELS
 from .kube_api import KubeApi, load_api_client
 from .leader import LeaderElection
-from .settings import ControllerSettings
+from .runtime import Runtime, runtime_of
+from .settings import KubernetesSettings
 
 log = logging.getLogger("kubescribe.operator")
 
@@ -51,49 +51,9 @@ CREATE_WORKERS = 8
 RELEASE_SECONDS = 5.0
 
 
-@dataclass
-class Runtime:
-    """What the handlers share, kept in kopf's operator-wide memo."""
-
-    settings: ControllerSettings
-    api: KubeApi
-    executor: KubernetesExecutor
-    controller: Controller
-    leader: LeaderElection
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    last_tick: datetime = field(default_factory=utc_now)
-    leading: bool = False
-    waiting_logged: bool = False
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    renewed_at: datetime = field(default_factory=utc_now)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    def step(self) -> None:
-        """One tick of the core, then the Events about what it decided."""
-        with self.lock:
-            if not self.leading:
-                return
-            self.controller.tick()
-            self.executor.announce_outcomes()
-            self.last_tick = utc_now()
-
-    def recover(self) -> None:
-        with self.lock:
-            self.executor.sync()
-            self.controller.recover()
-            self.executor.announce_outcomes()
-            self.last_tick = utc_now()
-
-
-def _runtime(memo: Any) -> Runtime:
-    runtime: Runtime = memo.runtime
-    return runtime
-
-
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    config = ControllerSettings()
+    config = KubernetesSettings()
     # One operator acts at a time through the Lease below, not kopf's peering.
     settings.peering.standalone = True
     # A namespaced operator: no listing of namespaces or CRDs, so its Role needs none.
@@ -106,10 +66,13 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         settings=config,
         api=api,
         executor=executor,
-        controller=Controller(config, executor),
+        controller=Controller(config, executor, vanished_code=executor.vanished_code),
         leader=LeaderElection(api, identity, lease_seconds=config.leader_lease_seconds),
     )
     memo.runtime = runtime
+    # The Transcription resource's handlers (imported above, so they register with kopf)
+    # get the runtime from here: kopf runs this module only.
+    kopf_transcriptions.start_mirror(memo, runtime)
     # An end found off the event loop (a Job that could not be created) wakes the loop.
     loop = asyncio.get_running_loop()
 
@@ -120,10 +83,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     if config.api_enabled:
         # The HTTP API shares the core's lock; a standby answers 503 on /readyz and to
         # writes, so a Service routes to the leader only.
-        from .api.server import ApiServer
+        from ..api.server import ApiServer
 
         memo.http_api = ApiServer(
-            runtime.controller, runtime.lock, ready=lambda: runtime.ready.is_set()
+            runtime.controller, runtime.lock, config, ready=lambda: runtime.ready.is_set()
         )
         await asyncio.to_thread(memo.http_api.start)
     # Waiting for the Lease happens after startup, so that kopf serves the liveness
@@ -183,7 +146,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.event("batch", "v1", "jobs", labels=SELECTOR_LABELS)
 async def job_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    runtime = _runtime(memo)
+    runtime = runtime_of(memo)
     # A standby (or an operator still recovering) leaves Job events for later: kopf
     # delivers the Job's latest state once the wait is over.
     await runtime.ready.wait()
@@ -241,8 +204,3 @@ async def _renew_loop(runtime: Runtime) -> None:
             runtime.leading = False
         os.kill(os.getpid(), signal.SIGTERM)
         return
-
-
-# The Transcription resource's handlers (the mirror, kubectl requests) register with
-# kopf when imported; kopf runs this module only.
-from . import kopf_transcriptions  # noqa: E402, F401

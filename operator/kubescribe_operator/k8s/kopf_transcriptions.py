@@ -1,8 +1,9 @@
 """The kopf glue of the Transcription resource: the mirror loop and requests by kubectl.
 
 Imported by :mod:`.kopf_handlers` (kopf runs that module), so its handlers register
-with the rest. It reads what :mod:`.kopf_handlers` keeps in the memo (``memo.runtime``)
-and touches nothing of it but the controller, under the runtime's lock.
+with the rest; that module's startup hands it the :class:`~.runtime.Runtime`
+(:func:`start_mirror`), of which it touches nothing but the controller, under the
+runtime's lock.
 
 - the mirror loop: once this operator leads and recovered, every scan interval, copy
   what the controller knows (under its lock), read what it does not (new ``.result``
@@ -21,29 +22,25 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import kopf
 
 from kubescribe_protocol.models import utc_now
 
-from .jobs import ANNOTATION_PATH
 from .kube_api import KubeApiError
-from .transcriptions import (
+from .names import ANNOTATION_PATH
+from .runtime import Runtime
+from .transcription_objects import (
     ORIGIN_REQUEST,
-    FileSources,
     RejectedRequestError,
-    TranscriptionMirror,
     check_request_path,
     is_managed,
     rejected_status,
-    snapshot,
     status_on_disk,
     transcription_labels,
 )
-
-if TYPE_CHECKING:
-    from .kopf_handlers import Runtime
+from .transcriptions import FileSources, TranscriptionMirror, snapshot
 
 log = logging.getLogger("kubescribe.transcriptions")
 
@@ -61,11 +58,12 @@ class MirrorState:
     answered: set[str] = field(default_factory=set)
 
 
-@kopf.on.startup()
-async def start_mirror(memo: kopf.Memo, **_: Any) -> None:
+def start_mirror(memo: kopf.Memo, runtime: Runtime) -> None:
+    """Called by the operator's startup handler, on kopf's event loop, once the runtime
+    exists: the mirror starts when this operator leads and recovered."""
     state = MirrorState()
     memo.transcriptions = state
-    state.task = asyncio.create_task(_mirror_loop(memo, state), name="kubescribe mirror")
+    state.task = asyncio.create_task(_mirror_loop(runtime, state), name="kubescribe mirror")
 
 
 @kopf.on.cleanup()
@@ -77,11 +75,7 @@ async def stop_mirror(memo: kopf.Memo, **_: Any) -> None:
             await state.task
 
 
-async def _mirror_loop(memo: kopf.Memo, state: MirrorState) -> None:
-    # The operator's own startup handler puts the runtime in the memo; it leads later.
-    while getattr(memo, "runtime", None) is None:
-        await asyncio.sleep(0.1)
-    runtime: Runtime = memo.runtime
+async def _mirror_loop(runtime: Runtime, state: MirrorState) -> None:
     await runtime.ready.wait()
     settings = runtime.settings
     state.runtime = runtime
@@ -100,7 +94,8 @@ def _sync_once(runtime: Runtime, mirror: TranscriptionMirror, sources: FileSourc
     with runtime.lock:
         if not runtime.leading:
             return
-        snap = snapshot(runtime.controller)
+        view = runtime.controller.view()
+    snap = snapshot(view)
     counts = mirror.sync(sources.desired(snap, utc_now()))
     if counts.created or counts.deleted or counts.failed:
         log.info(

@@ -1,9 +1,9 @@
 """Queue positions and ETAs for ``kubescribe status``, from the volume alone.
 
-The order is the core's (``Controller._order``): API requests first, then the oldest;
+The order is the core's (:mod:`..core.queue_order`): API requests first, then the oldest;
 files with no ``.in_progress`` yet count from their audio's mtime, where the core counts
 from when it first saw them. The realtime factor is the mean over the newest
-:data:`~.api.eta.WINDOW` ``.result`` files; parallelism is ``KUBESCRIBE_PARALLEL``.
+:data:`~.eta.WINDOW` ``.result`` files; parallelism is ``KUBESCRIBE_PARALLEL``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Protocol
 
 from kubescribe_protocol.atomic import StatusFileError, read_model
-from kubescribe_protocol.models import InProgress, Result
+from kubescribe_protocol.models import InProgress, Priority, Result
 from kubescribe_protocol.names import in_progress_path, result_path
 
-from .api.eta import WINDOW, EtaEstimator
+from ..core.queue_order import queue_key
+from .eta import WINDOW, EtaEstimator
 
 #: Waiting files that get an ETA (each costs an ffprobe of its audio, once).
 ESTIMATED_ROWS = 100
@@ -71,15 +72,16 @@ def _measure(root: Path, completed: list[str], estimator: EtaEstimator) -> None:
 def add_estimates(root: Path, rows: Sequence[Row], parallel: int | None = None) -> None:
     """Fill ``position`` and ``eta_seconds`` of pending, error and processing rows."""
     if parallel is None:
-        from .settings import ControllerSettings
+        from ..core.settings import CoreSettings
 
-        parallel = ControllerSettings().parallel
+        parallel = CoreSettings().parallel
     waiting = [row for row in rows if row.state in ("pending", "error")]
     running = [row for row in rows if row.state == "processing"]
     if not waiting and not running:
         return
-    waiting.sort(key=lambda row: (0 if row.priority == "api_request" else 1,
-                                  _queued_since(root, row.path), row.path))  # fmt: skip
+    waiting.sort(key=lambda row: queue_key(api_request=row.priority == Priority.API_REQUEST.value,
+                                           queued_since=_queued_since(root, row.path),
+                                           rel=row.path))  # fmt: skip
     for number, row in enumerate(waiting, start=1):
         row.position = number
     for row in running:

@@ -1,1 +1,0 @@
-"""Executors: what runs an attempt (local child processes; Kubernetes Jobs in the operator)."""
