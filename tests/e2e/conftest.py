@@ -25,7 +25,11 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     try:
         bin_dir = binaries()
     except MissingBinariesError as error:
-        pytest.fail(str(error), pytrace=False)
+        missing = str(error)
+    else:
+        missing = ""
+    if missing:
+        pytest.fail(missing, pytrace=False)
     plane = ControlPlane.start(tmp_path_factory.mktemp("kube"), bin_dir)
     atexit.register(plane.stop)
     try:

@@ -96,13 +96,17 @@ class KubeApi:
         *,
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
+        sent = dict(headers or {})
+        if body is not None:
+            sent["Content-Type"] = content_type
         answer = self._http.request(
             method,
             path,
             params=params,
             content=None if body is None else json.dumps(body),
-            headers={"Content-Type": content_type} if body is not None else None,
+            headers=sent,
         )
         payload: Any
         try:
