@@ -33,24 +33,25 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
-from kubernetes import client, watch
-from kubernetes.client.exceptions import ApiException
 
+from e2e.kubekit import ApiError, Cluster
 from kubescribe_operator.jobs import ANNOTATION_PATH, LABEL_ATTEMPT, SELECTOR_LABELS
-from kubescribe_operator.kube_api import load_api_client, selector_string
+from kubescribe_operator.kube_api import selector_string
 from kubescribe_operator.leader import LEASE_NAME
 from kubescribe_protocol.names import MANUAL_DIR, in_progress_path, result_path
 
@@ -58,6 +59,8 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "kubescribe"
 HELM = REPO / "scripts" / "tools" / "helm"
 RELEASE = "kubescribe"
+#: The source folders of the packages (what the wheel holds).
+PACKAGE_FOLDERS = ("protocol", "worker", "operator", "cli")
 #: Where a pod finds its ServiceAccount's token, CA and namespace (under /run: /var/run
 #: is a link to it on every machine these tests run on).
 SERVICE_ACCOUNT_DIR = "secrets/kubernetes.io/serviceaccount"
@@ -95,105 +98,13 @@ def unshare_works() -> str | None:
     return None
 
 
-# --- the admin's side ---------------------------------------------------------------------
-@dataclass
-class Admin:
-    """What a test does as the cluster's admin: its kubeconfig and API clients."""
-
-    kubeconfig: Path
-    api_client: Any = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.api_client = load_api_client(str(self.kubeconfig))
-
-    @property
-    def core(self) -> Any:
-        return client.CoreV1Api(self.api_client)
-
-    @property
-    def batch(self) -> Any:
-        return client.BatchV1Api(self.api_client)
-
-    @property
-    def apps(self) -> Any:
-        return client.AppsV1Api(self.api_client)
-
-    @property
-    def coordination(self) -> Any:
-        return client.CoordinationV1Api(self.api_client)
-
-    @property
-    def custom(self) -> Any:
-        return client.CustomObjectsApi(self.api_client)
-
-    def _cluster(self) -> dict[str, Any]:
-        config = yaml.safe_load(self.kubeconfig.read_text())
-        current = next(c for c in config["contexts"] if c["name"] == config["current-context"])
-        name = current["context"]["cluster"]
-        cluster: dict[str, Any] = next(c for c in config["clusters"] if c["name"] == name)[
-            "cluster"
-        ]
-        return cluster
-
-    def server(self) -> tuple[str, int]:
-        url = urlsplit(self._cluster()["server"])
-        assert url.hostname is not None
-        return url.hostname, url.port or 443
-
-    def ca_pem(self) -> bytes:
-        cluster = self._cluster()
-        if "certificate-authority-data" in cluster:
-            return base64.b64decode(cluster["certificate-authority-data"])
-        path = Path(cluster["certificate-authority"])
-        if not path.is_absolute():
-            path = self.kubeconfig.parent / path
-        return path.read_bytes()
-
-    def token(self, namespace: str, service_account: str, seconds: int = 3600) -> str:
-        """A token of the ServiceAccount from the TokenRequest API (what a kubelet puts
-        in a pod's projected volume)."""
-        answer = self.core.create_namespaced_service_account_token(
-            service_account,
-            namespace,
-            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-             "spec": {"expirationSeconds": seconds}},
-        )  # fmt: skip
-        token: str = answer.status.token
-        return token
-
-    def create_namespace(self, name: str) -> None:
-        """A namespace that enforces Pod Security ``restricted``, as the chart expects."""
-        labels = {
-            f"pod-security.kubernetes.io/{mode}": "restricted"
-            for mode in ("enforce", "audit", "warn")
-        }
-        self.core.create_namespace({"metadata": {"name": name, "labels": labels}})
-
-    def delete_namespace(self, name: str) -> None:
-        with contextlib.suppress(ApiException):
-            self.core.delete_namespace(name, propagation_policy="Background")
-
-    def lease_holder(self, namespace: str) -> str | None:
-        try:
-            lease = self.coordination.read_namespaced_lease(LEASE_NAME, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        holder: str | None = lease.spec.holder_identity
-        return holder
-
-    def jobs(self, namespace: str) -> list[Any]:
-        items: list[Any] = self.batch.list_namespaced_job(
-            namespace, label_selector=selector_string(SELECTOR_LABELS)
-        ).items
-        return items
-
-    def pods(self, namespace: str) -> list[Any]:
-        items: list[Any] = self.core.list_namespaced_pod(
-            namespace, label_selector=selector_string(SELECTOR_LABELS)
-        ).items
-        return items
+#: The API group and version of the kinds the tests read that are not core/v1.
+_API_PREFIX = {
+    "jobs": "/apis/batch/v1",
+    "leases": "/apis/coordination.k8s.io/v1",
+    "deployments": "/apis/apps/v1",
+    "transcriptions": "/apis/kubescribe.io/v1alpha1",
+}
 
 
 # --- the chart --------------------------------------------------------------------------
@@ -201,7 +112,7 @@ class Admin:
 class Release:
     """The chart installed in a namespace, with its volumes on this machine's folders."""
 
-    admin: Admin
+    cluster: Cluster
     namespace: str
     root: Path
     model_dir: Path
@@ -211,29 +122,47 @@ class Release:
     def deployment_name(self) -> str:
         return f"{self.name}-operator"
 
+    def path(self, kind: str, name: str = "", group: str = "") -> str:
+        """The API path of a kind (``jobs``, ``pods``...) in the release's namespace."""
+        prefix = _API_PREFIX.get(kind, "/api/v1")
+        return f"{prefix}/namespaces/{self.namespace}/{kind}" + (f"/{name}" if name else "")
+
+    def get(self, kind: str, name: str = "", **params: str) -> Any:
+        return self.cluster.api.get(self.path(kind, name), **params)
+
     def deployment(self) -> dict[str, Any]:
-        found: dict[str, Any] = self.admin.api_client.sanitize_for_serialization(
-            self.admin.apps.read_namespaced_deployment(self.deployment_name, self.namespace)
-        )
+        found: dict[str, Any] = self.get("deployments", self.deployment_name)
         return found
 
+    def jobs(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.get(
+            "jobs", labelSelector=selector_string(SELECTOR_LABELS)
+        )["items"]
+        return items
 
-def chart_values(root: Path, model_dir: Path, **overrides: Any) -> dict[str, Any]:
-    """The values of a quick test on top of the chart's defaults: the volume at the
+    def lease_holder(self) -> str | None:
+        try:
+            lease = self.get("leases", LEASE_NAME)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+        holder = (lease.get("spec") or {}).get("holderIdentity")
+        return str(holder) if holder else None
+
+
+def chart_values(root: Path, model_dir: Path) -> dict[str, Any]:
+    """The values of every e2e test on top of the chart's defaults: the volume at the
     test's folder (so the Jobs mount it at the path the operator sees), the models
     folder where the model fixture put it, the quick defaults, no waiting for stable
-    files."""
-    values: dict[str, Any] = {
+    files. A test's own values go in a second values file over these."""
+    return {
         "storage": {
             "root": str(root),
-            "data": {"storageClassName": "", "keepOnUninstall": False},
-            "models": {
-                "mountPath": str(model_dir),
-                "storageClassName": "",
-                "keepOnUninstall": False,
-            },
+            "data": {"keepOnUninstall": False},
+            "models": {"mountPath": str(model_dir), "keepOnUninstall": False},
         },
-        # The models are on their folder already; the chart's tests run the fill Job.
+        # The models are in their folder already; the chart's own tests run the fill Job.
         "modelFill": {"enabled": False},
         "operator": {"nodeSelector": UNSCHEDULABLE},
         "defaults": TEST_DEFAULTS,
@@ -251,70 +180,51 @@ def chart_values(root: Path, model_dir: Path, **overrides: Any) -> dict[str, Any
             "heartbeatTimeoutSeconds": 600,
         },
     }
-    _merge(values, overrides)
-    return values
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> None:
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
 
 
 def install_chart(
-    admin: Admin, namespace: str, root: Path, model_dir: Path, values: Mapping[str, Any]
+    cluster: Cluster, namespace: str, root: Path, model_dir: Path, values: Mapping[str, Any]
 ) -> Release:
-    """``helm install`` into ``namespace``, after hostPath PersistentVolumes reserved for
-    the chart's two claims (the PV binder binds them), so a kubelet and this kit both
-    find the folders behind them."""
-    release = Release(admin, namespace, root, model_dir)
-    for claim, folder in (("kubescribe-data", root), ("kubescribe-models", model_dir)):
-        admin.core.create_persistent_volume(
-            {
-                "metadata": {
-                    "name": f"{namespace}-{claim}",
-                    "labels": {"kubescribe.test/namespace": namespace},
-                },
-                "spec": {
-                    "capacity": {"storage": "100Gi"},
-                    "accessModes": ["ReadWriteMany"],
-                    "persistentVolumeReclaimPolicy": "Retain",
-                    "storageClassName": "",
-                    "hostPath": {"path": str(folder), "type": "Directory"},
-                    "claimRef": {"namespace": namespace, "name": claim},
-                },
-            }
-        )
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as file:
-        yaml.safe_dump(dict(values), file)
-    try:
-        done = subprocess.run(
-            [str(HELM), "install", release.name, str(CHART), "--namespace", namespace,
-             "--kubeconfig", str(admin.kubeconfig), "--values", file.name],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-    finally:
-        Path(file.name).unlink()
-    assert done.returncode == 0, f"helm install failed:\n{done.stdout}\n{done.stderr}"
+    """``helm install`` into ``namespace`` with :func:`chart_values` and then ``values``,
+    after hostPath PersistentVolumes reserved for the chart's two claims (the PV binder
+    binds them), so a kubelet and this kit both find the folders behind them."""
+    release = Release(cluster, namespace, root, model_dir)
+    for claim, volume, size in (
+        ("kubescribe-data", root, "100Gi"),
+        ("kubescribe-models", model_dir, "20Gi"),
+    ):
+        cluster.hostpath_volume(volume, namespace=namespace, claim=claim, size=size)
+    with tempfile.TemporaryDirectory(prefix="kubescribe-values-") as folder:
+        files = []
+        for number, layer in enumerate((chart_values(root, model_dir), values)):
+            file = Path(folder) / f"values-{number}.yaml"
+            file.write_text(yaml.safe_dump(dict(layer)))
+            files += ["--values", str(file)]
+        cluster.helm("install", release.name, str(CHART), "--namespace", namespace, *files)
+    for claim in ("kubescribe-data", "kubescribe-models"):
+        cluster.wait_bound(namespace, claim)
     return release
 
 
-def delete_volumes(admin: Admin, namespace: str) -> None:
-    for volume in admin.core.list_persistent_volume(
-        label_selector=f"kubescribe.test/namespace={namespace}"
-    ).items:
-        with contextlib.suppress(ApiException):
-            admin.core.delete_persistent_volume(volume.metadata.name)
-
-
 # --- the operator pod, run here -------------------------------------------------------------
-def _bound_folder(admin: Admin, namespace: str, claim: str) -> Path:
-    pvc = admin.core.read_namespaced_persistent_volume_claim(claim, namespace)
-    assert pvc.spec.volume_name, f"claim {claim} is not bound"
-    volume = admin.core.read_persistent_volume(pvc.spec.volume_name)
-    return Path(volume.spec.host_path.path)
+def _bound_folder(release: Release, claim: str) -> Path:
+    pvc = release.get("persistentvolumeclaims", claim)
+    volume = pvc["spec"].get("volumeName")
+    assert volume, f"claim {claim} is not bound"
+    return Path(
+        release.cluster.api.get(f"/api/v1/persistentvolumes/{volume}")["spec"]["hostPath"]["path"]
+    )
+
+
+def _secret(release: Release, name: str) -> dict[str, bytes] | None:
+    """A Secret's data, decoded; None if there is no such Secret."""
+    try:
+        secret = release.get("secrets", name)
+    except ApiError as error:
+        if error.status == 404:
+            return None
+        raise
+    return {key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()}
 
 
 def _remap(value: str, mounts: Mapping[str, Path]) -> str:
@@ -332,9 +242,17 @@ _LIVENESS = re.compile(r"^--liveness=http://[^/]+(/.*)$")
 class OperatorPod:
     """One operator "pod" of the release: the Deployment's container, run here."""
 
-    def __init__(self, release: Release, bin_dir: Path, workdir: Path, name: str) -> None:
+    def __init__(
+        self,
+        release: Release,
+        bin_dir: Path,
+        workdir: Path,
+        name: str,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.release = release
         self.bin_dir = bin_dir
+        self.extra_env = dict(extra_env or {})
         self.name = name
         self.folder = workdir / name
         self.folder.mkdir(parents=True)
@@ -358,7 +276,8 @@ class OperatorPod:
         args = [self._arg(arg) for arg in container.get("args") or []]
         run = self.folder / "run"
         self._service_account(run / SERVICE_ACCOUNT_DIR, pod["serviceAccountName"])
-        host, port = self.release.admin.server()
+        url = urlsplit(self.release.cluster.server)
+        host, port = url.hostname or "127.0.0.1", url.port or 443
         env.update(KUBERNETES_SERVICE_HOST=host, KUBERNETES_SERVICE_PORT=str(port))
         # The image's entrypoint (operator/Dockerfile), with the Deployment's args.
         entrypoint = [str(self.bin_dir / "kubescribe"), "operator"]
@@ -378,14 +297,13 @@ class OperatorPod:
 
     def _volumes(self, pod: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, Path]:
         """Container mount path -> the folder that stands for it here."""
-        admin, namespace = self.release.admin, self.release.namespace
         volumes = {volume["name"]: volume for volume in pod.get("volumes") or []}
         mounts: dict[str, Path] = {}
         for mount in container.get("volumeMounts") or []:
             volume = volumes[mount["name"]]
             if "persistentVolumeClaim" in volume:
                 claim = volume["persistentVolumeClaim"]["claimName"]
-                mounts[mount["mountPath"]] = _bound_folder(admin, namespace, claim)
+                mounts[mount["mountPath"]] = _bound_folder(self.release, claim)
             elif "emptyDir" in volume:
                 folder = self.folder / "volumes" / mount["name"]
                 folder.mkdir(parents=True)
@@ -393,24 +311,23 @@ class OperatorPod:
             elif "secret" in volume:
                 folder = self.folder / "volumes" / mount["name"]
                 folder.mkdir(parents=True)
-                secret = admin.core.read_namespaced_secret(
-                    volume["secret"]["secretName"], namespace
-                )
-                data = secret.data or {}
+                data = _secret(self.release, volume["secret"]["secretName"])
+                assert data is not None, f"no secret {volume['secret']['secretName']}"
                 items = volume["secret"].get("items") or [{"key": k, "path": k} for k in data]
                 for item in items:
-                    (folder / item["path"]).write_bytes(base64.b64decode(data[item["key"]]))
+                    (folder / item["path"]).write_bytes(data[item["key"]])
                 mounts[mount["mountPath"]] = folder
             else:
                 raise AssertionError(f"volume {volume} is not one this kit maps")
         return mounts
 
     def _env(self, container: Mapping[str, Any], mounts: Mapping[str, Path]) -> dict[str, str]:
-        admin, namespace = self.release.admin, self.release.namespace
+        namespace = self.release.namespace
         env = {
             "PATH": f"{self.bin_dir}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "TZ": "UTC",
+            **self.extra_env,
         }
         for item in container.get("env") or []:
             name = item["name"]
@@ -425,17 +342,11 @@ class OperatorPod:
                 ]
             elif "secretKeyRef" in source:
                 ref = source["secretKeyRef"]
-                try:
-                    secret = admin.core.read_namespaced_secret(ref["name"], namespace)
-                except ApiException as exc:
-                    if exc.status == 404 and ref.get("optional"):
-                        continue
-                    raise
-                value = (secret.data or {}).get(ref["key"])
+                value = (_secret(self.release, ref["name"]) or {}).get(ref["key"])
                 if value is None:
                     assert ref.get("optional"), f"secret {ref['name']} has no {ref['key']}"
                     continue
-                env[name] = base64.b64decode(value).decode()
+                env[name] = value.decode()
             else:
                 raise AssertionError(f"env {name}: a source this kit does not resolve")
         # One network namespace for all processes here (a pod has its own).
@@ -446,9 +357,9 @@ class OperatorPod:
 
     def _service_account(self, folder: Path, service_account: str) -> None:
         folder.mkdir(parents=True)
-        admin, namespace = self.release.admin, self.release.namespace
-        (folder / "token").write_text(admin.token(namespace, service_account))
-        (folder / "ca.crt").write_bytes(admin.ca_pem())
+        cluster, namespace = self.release.cluster, self.release.namespace
+        (folder / "token").write_text(cluster.service_account_token(namespace, service_account))
+        (folder / "ca.crt").write_bytes(cluster.ca_file.read_bytes())
         (folder / "namespace").write_text(namespace)
 
     # --- the process ----------------------------------------------------------------------
@@ -499,14 +410,15 @@ OperatorFactory = Callable[[], OperatorPod]
 
 
 @contextlib.contextmanager
-def operator_pods(release: Release, bin_dir: Path, workdir: Path) -> Iterator[OperatorFactory]:
+def operator_pods(
+    release: Release, bin_dir: Path, workdir: Path, extra_env: Mapping[str, str]
+) -> Iterator[OperatorFactory]:
     """Makes operator pods of the release (not started); stops those still running."""
     made: list[OperatorPod] = []
 
     def make() -> OperatorPod:
-        pod = OperatorPod(
-            release, bin_dir, workdir, f"{release.deployment_name}-{uuid.uuid4().hex[:5]}"
-        )
+        name = f"{release.deployment_name}-{uuid.uuid4().hex[:5]}"
+        pod = OperatorPod(release, bin_dir, workdir, name, extra_env)
         made.append(pod)
         return pod
 
@@ -570,15 +482,14 @@ class JobRecord:
 
 
 class JobRecorder:
-    """Watches the namespace's Jobs from before the operator starts and records every
-    Job that ever existed (by uid): a second Job of one (file, attempt) shows as two
-    uids under one name. A watch that ends is resumed from its resourceVersion; after
-    410 Gone, a fresh list (a Job born and gone inside that gap would be missed, which
-    the tests avoid by keeping Jobs for longer than any gap)."""
+    """Watches the release's Jobs from before the operator starts and records every Job
+    that ever existed (by uid): a second Job of one (file, attempt) shows as two uids.
+    A watch that ends is resumed from its resourceVersion; after 410 Gone, a fresh list
+    (a Job born and gone inside such a gap would be missed: the tests keep Jobs for
+    longer than any gap)."""
 
-    def __init__(self, admin: Admin, namespace: str) -> None:
-        self.admin = admin
-        self.namespace = namespace
+    def __init__(self, release: Release) -> None:
+        self.release = release
         self.records: dict[str, JobRecord] = {}
         self.errors: list[str] = []
         self._lock = threading.Lock()
@@ -586,12 +497,13 @@ class JobRecorder:
         self._thread = threading.Thread(target=self._run, name="job recorder", daemon=True)
 
     def __enter__(self) -> JobRecorder:
+        self._list()  # the Jobs there are before the thread starts
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(30)
+        self._thread.join(60)
 
     def _note(self, job: Mapping[str, Any]) -> None:
         metadata = job.get("metadata") or {}
@@ -606,43 +518,39 @@ class JobRecorder:
             self.records.setdefault(record.uid, record)
 
     def _list(self) -> str:
-        answer = self.admin.batch.list_namespaced_job(
-            self.namespace, label_selector=selector_string(SELECTOR_LABELS),
-            _preload_content=False,
-        )  # fmt: skip
-        body = yaml.safe_load(answer.data)
+        body = self.release.get("jobs", labelSelector=selector_string(SELECTOR_LABELS))
         for job in body.get("items") or []:
             self._note(job)
         return str(body["metadata"]["resourceVersion"])
 
     def _run(self) -> None:
         version: str | None = None
+        selector = selector_string(SELECTOR_LABELS)
         while not self._stop.is_set():
             try:
                 if version is None:
                     version = self._list()
-                stream: Any = watch.Watch()  # type: ignore[no-untyped-call]
-                for event in stream.stream(
-                    self.admin.batch.list_namespaced_job, self.namespace,
-                    label_selector=selector_string(SELECTOR_LABELS),
-                    resource_version=version, timeout_seconds=20, allow_watch_bookmarks=True,
+                for event in self.release.cluster.api.watch(
+                    self.release.path("jobs"), resource_version=version, timeout_seconds=20,
+                    labelSelector=selector,
                 ):  # fmt: skip
-                    raw = event["raw_object"]
+                    body = event["object"]
                     if event["type"] == "ERROR":
-                        version = None if raw.get("code") == 410 else version
+                        if body.get("code") == 410:
+                            version = None
                         break
-                    version = str(raw["metadata"]["resourceVersion"])
-                    if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                        self._note(raw)
+                    version = str(body["metadata"]["resourceVersion"])
+                    if event["type"] != "BOOKMARK":
+                        self._note(body)
                     if self._stop.is_set():
                         break
-            except ApiException as exc:
-                if exc.status == 410:
+            except ApiError as error:
+                if error.status == 410:
                     version = None
                 else:
-                    self._pause(f"job watch: {exc.status} {exc.reason}")
-            except Exception as exc:  # the API server may be down for a while (restarts)
-                self._pause(f"job watch: {exc!r}")
+                    self._pause(f"job watch: {error}")
+            except Exception as error:  # the API server may be down a while (its restart)
+                self._pause(f"job watch: {error!r}")
 
     def _pause(self, why: str) -> None:
         self.errors.append(why)
@@ -683,3 +591,55 @@ def wait_for(
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n"
                          f"--- operator log ---\n{log()[-8000:]}")  # fmt: skip
+
+
+# --- fixtures (a test module imports the ones it uses) --------------------------------------
+@dataclass
+class Deployed:
+    """A release of the chart and a factory of its operator pods."""
+
+    release: Release
+    pod: OperatorFactory
+    jobs: JobRecorder
+
+    @property
+    def root(self) -> Path:
+        return self.release.root
+
+
+Deploy = Callable[..., Deployed]
+
+
+def operator_runtime() -> tuple[Path, dict[str, str]]:
+    """Where ``kubescribe`` comes from, and what its environment needs for it.
+
+    The built wheel's virtualenv when there is one (``KUBESCRIBE_E2E_BIN``), else this
+    checkout's code on the development venv's interpreter (PYTHONPATH, as the
+    conventions run everything)."""
+    configured = os.environ.get("KUBESCRIBE_E2E_BIN")
+    if configured:
+        return Path(configured), {}
+    bin_dir = Path(sys.executable).parent
+    return bin_dir, {"PYTHONPATH": os.pathsep.join(str(REPO / p) for p in PACKAGE_FOLDERS)}
+
+
+@pytest.fixture(name="deploy")
+def deploy_fixture(
+    cluster: Cluster, namespace: str, model_dir: Path, tmp_path: Path
+) -> Iterator[Deploy]:
+    """``deploy(**values)``: the chart installed into the test's namespace with the e2e
+    values and then ``values`` (nested dicts, as in values.yaml), a Job recorder
+    watching from before any operator runs, and a factory of operator pods. The pods
+    still running at the end are stopped (SIGTERM), the recorder too."""
+    with contextlib.ExitStack() as stack:
+
+        def deploy(**values: Any) -> Deployed:
+            root = tmp_path / "data"
+            root.mkdir()
+            release = install_chart(cluster, namespace, root, model_dir, values)
+            recorder = stack.enter_context(JobRecorder(release))
+            bin_dir, extra_env = operator_runtime()
+            pods = stack.enter_context(operator_pods(release, bin_dir, tmp_path, extra_env))
+            return Deployed(release, pods, recorder)
+
+        yield deploy
