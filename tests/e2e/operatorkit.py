@@ -33,7 +33,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -59,8 +58,6 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "kubescribe"
 HELM = REPO / "scripts" / "tools" / "helm"
 RELEASE = "kubescribe"
-#: The source folders of the packages (what the wheel holds).
-PACKAGE_FOLDERS = ("protocol", "worker", "operator", "cli")
 #: Where a pod finds its ServiceAccount's token, CA and namespace (under /run: /var/run
 #: is a link to it on every machine these tests run on).
 SERVICE_ACCOUNT_DIR = "secrets/kubernetes.io/serviceaccount"
@@ -242,17 +239,9 @@ _LIVENESS = re.compile(r"^--liveness=http://[^/]+(/.*)$")
 class OperatorPod:
     """One operator "pod" of the release: the Deployment's container, run here."""
 
-    def __init__(
-        self,
-        release: Release,
-        bin_dir: Path,
-        workdir: Path,
-        name: str,
-        extra_env: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, release: Release, bin_dir: Path, workdir: Path, name: str) -> None:
         self.release = release
         self.bin_dir = bin_dir
-        self.extra_env = dict(extra_env or {})
         self.name = name
         self.folder = workdir / name
         self.folder.mkdir(parents=True)
@@ -260,6 +249,11 @@ class OperatorPod:
         self.liveness_port = free_port()
         self.api_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        #: How many times the process was started again (``start(restart=True)``).
+        self.restarts = 0
+        self._keep = threading.Event()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
         self.command, self.env = self._pod_spec()
 
     @property
@@ -327,7 +321,6 @@ class OperatorPod:
             "PATH": f"{self.bin_dir}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "TZ": "UTC",
-            **self.extra_env,
         }
         for item in container.get("env") or []:
             name = item["name"]
@@ -363,13 +356,35 @@ class OperatorPod:
         (folder / "namespace").write_text(namespace)
 
     # --- the process ----------------------------------------------------------------------
-    def start(self) -> OperatorPod:
-        with self.log.open("ab") as out:
+    def start(self, *, restart: bool = False) -> OperatorPod:
+        """Starts the operator. ``restart``: as a Deployment's pod (restartPolicy
+        Always), the process is started again whenever it exits, after the kubelet's
+        first back-off (10 s), until :meth:`terminate` or :meth:`kill`."""
+        self._launch()
+        if restart:
+            self._keep.set()
+            threading.Thread(
+                target=self._supervise, name=f"{self.name} restarts", daemon=True
+            ).start()
+        return self
+
+    def _launch(self, *, again: bool = False) -> None:
+        with self._lock, self.log.open("ab") as out:
+            if again and self._stopping.is_set():
+                return  # stopped while it waited to restart
+            if again:
+                self.restarts += 1
             self.proc = subprocess.Popen(
                 self.command, stdout=out, stderr=subprocess.STDOUT, env=self.env,
                 cwd=self.folder, start_new_session=True,
             )  # fmt: skip
-        return self
+
+    def _supervise(self) -> None:
+        while self._keep.is_set():
+            assert self.proc is not None
+            self.proc.wait()
+            if self._keep.is_set() and not self._stopping.wait(10):
+                self._launch(again=True)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -382,25 +397,31 @@ class OperatorPod:
         except OSError:
             return False
 
+    def _signal(self, sig: signal.Signals) -> subprocess.Popen[bytes]:
+        """Stops restarts, then signals the process's group; the process."""
+        self._keep.clear()
+        self._stopping.set()
+        with self._lock:
+            assert self.proc is not None
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, sig)
+            return self.proc
+
     def kill(self) -> None:
         """kill -9: no cleanup, no Lease given back, Jobs left as they are."""
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(60)
+        self._signal(signal.SIGKILL).wait(60)
 
     def terminate(self, timeout: float = 90) -> int:
         """SIGTERM, as the kubelet stops a pod; its exit status (killed after ``timeout``,
         then -9)."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-                return -9
-        return self.proc.returncode
+        proc = self._signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return -9
+        return proc.returncode
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -410,15 +431,13 @@ OperatorFactory = Callable[[], OperatorPod]
 
 
 @contextlib.contextmanager
-def operator_pods(
-    release: Release, bin_dir: Path, workdir: Path, extra_env: Mapping[str, str]
-) -> Iterator[OperatorFactory]:
+def operator_pods(release: Release, bin_dir: Path, workdir: Path) -> Iterator[OperatorFactory]:
     """Makes operator pods of the release (not started); stops those still running."""
     made: list[OperatorPod] = []
 
     def make() -> OperatorPod:
         name = f"{release.deployment_name}-{uuid.uuid4().hex[:5]}"
-        pod = OperatorPod(release, bin_dir, workdir, name, extra_env)
+        pod = OperatorPod(release, bin_dir, workdir, name)
         made.append(pod)
         return pod
 
@@ -610,22 +629,9 @@ class Deployed:
 Deploy = Callable[..., Deployed]
 
 
-def operator_runtime() -> tuple[Path, dict[str, str]]:
-    """Where ``kubescribe`` comes from, and what its environment needs for it.
-
-    The built wheel's virtualenv when there is one (``KUBESCRIBE_E2E_BIN``), else this
-    checkout's code on the development venv's interpreter (PYTHONPATH, as the
-    conventions run everything)."""
-    configured = os.environ.get("KUBESCRIBE_E2E_BIN")
-    if configured:
-        return Path(configured), {}
-    bin_dir = Path(sys.executable).parent
-    return bin_dir, {"PYTHONPATH": os.pathsep.join(str(REPO / p) for p in PACKAGE_FOLDERS)}
-
-
 @pytest.fixture(name="deploy")
 def deploy_fixture(
-    cluster: Cluster, namespace: str, model_dir: Path, tmp_path: Path
+    cluster: Cluster, namespace: str, model_dir: Path, operator_venv: Path, tmp_path: Path
 ) -> Iterator[Deploy]:
     """``deploy(**values)``: the chart installed into the test's namespace with the e2e
     values and then ``values`` (nested dicts, as in values.yaml), a Job recorder
@@ -638,8 +644,8 @@ def deploy_fixture(
             root.mkdir()
             release = install_chart(cluster, namespace, root, model_dir, values)
             recorder = stack.enter_context(JobRecorder(release))
-            bin_dir, extra_env = operator_runtime()
-            pods = stack.enter_context(operator_pods(release, bin_dir, tmp_path, extra_env))
+            # The wheel with [operator] only: what the operator image holds.
+            pods = stack.enter_context(operator_pods(release, operator_venv / "bin", tmp_path))
             return Deployed(release, pods, recorder)
 
         yield deploy
