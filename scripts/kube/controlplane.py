@@ -332,6 +332,8 @@ class ControlPlane:
                 *("--root-ca-file", str(pki / "ca.crt")),
                 *("--cluster-signing-cert-file", str(pki / "ca.crt")),
                 *("--cluster-signing-key-file", str(pki / "ca.key")),
+                # A claim created before its PV binds on the next sync (15 s by default).
+                "--pvclaimbinder-sync-period=2s",
                 *("--service-cluster-ip-range", SERVICE_CIDR),
             ]
         if name == "kube-scheduler":

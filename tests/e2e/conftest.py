@@ -9,12 +9,14 @@ and says how to get them: a skipped e2e test would pass CI without testing anyth
 from __future__ import annotations
 
 import atexit
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from e2e.kubekit import Cluster, ControlPlane, MissingBinariesError, binaries
+from e2e.standin_kubelet import StandinKubelet
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +71,38 @@ def _prefix(request: pytest.FixtureRequest) -> str:
     test = request.node.name.removeprefix("test_").lower()
     cleaned = "".join(c if c.isalnum() else "-" for c in test).strip("-")
     return cleaned[:30].strip("-") or "e2e"
+
+
+@pytest.fixture(scope="session")
+def standin_kubelet(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StandinKubelet]:
+    """Two GPU nodes (``gpu-node-1``, ``gpu-node-2``, one ``nvidia.com/gpu`` each) whose
+    pods run as local processes; a bare command (``kubescribe``) is found first in the
+    bin folder of the Python that runs the tests (``.bin_dirs``, which a test may change)."""
+    pki = cluster.plane.pki
+    kubelet = StandinKubelet(
+        cluster.server,
+        cluster.ca_file,
+        (pki / "admin.crt", pki / "admin.key"),
+        tmp_path_factory.mktemp("kubelet"),
+        bin_dirs=[Path(sys.executable).parent],
+    )
+    kubelet.start()
+    try:
+        yield kubelet
+    finally:
+        kubelet.stop()
+
+
+@pytest.fixture
+def kubelet(standin_kubelet: StandinKubelet) -> Iterator[StandinKubelet]:
+    """The session's stand-in kubelet, with no faults before and after the test; the
+    test fails if the kubelet met an error of its own meanwhile."""
+    standin_kubelet.clear_faults()
+    errors = len(standin_kubelet.errors)
+    yield standin_kubelet
+    standin_kubelet.clear_faults()
+    for node in standin_kubelet.node_specs:
+        standin_kubelet.set_node_ready(node, True)
+    assert standin_kubelet.errors[errors:] == []
