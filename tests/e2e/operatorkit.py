@@ -49,6 +49,7 @@ import pytest
 import yaml
 
 from e2e.kubekit import ApiError, Cluster
+from e2e.standin_kubelet import Fault, StandinKubelet, in_namespace
 from kubescribe_operator.jobs import ANNOTATION_PATH, LABEL_ATTEMPT, SELECTOR_LABELS
 from kubescribe_operator.kube_api import selector_string
 from kubescribe_operator.leader import LEASE_NAME
@@ -134,6 +135,13 @@ class Release:
     def jobs(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.get(
             "jobs", labelSelector=selector_string(SELECTOR_LABELS)
+        )["items"]
+        return items
+
+    def worker_pods(self) -> list[dict[str, Any]]:
+        """The pods of the operator's Jobs (not the chart's own, e.g. its operator's)."""
+        items: list[dict[str, Any]] = self.get(
+            "pods", labelSelector=selector_string(SELECTOR_LABELS)
         )["items"]
         return items
 
@@ -612,14 +620,52 @@ def wait_for(
                          f"--- operator log ---\n{log()[-8000:]}")  # fmt: skip
 
 
+# --- what the pods run --------------------------------------------------------------------
+#: ``kubescribe`` for pods whose work does not matter to a test: ``kubescribe worker
+#: --root R --attempt N [--model-dir M] -- PATH`` writes the ``.result`` a worker would
+#: (after ``STANDIN_SECONDS``, 0 unless the kubelet's env says) and exits 0. A shell
+#: script, so a pod costs milliseconds, not a Python start.
+STANDIN_WORKER = """#!/bin/sh
+set -eu
+[ "$1" = worker ] || { echo "stand-in: only 'kubescribe worker'" >&2; exit 2; }
+shift
+while [ "$1" != -- ]; do
+  case "$1" in --root) root=$2 ;; esac
+  shift 2
+done
+rel=$2
+sleep "${STANDIN_SECONDS:-0}"
+dir=$(dirname "$root/$rel")
+name=$(basename "$rel")
+printf '{"filename": "%s", "path": "%s", "transcription": {"text": "stand-in"}}\\n' \\
+  "$name" "$rel" > "$dir/.$name.result.tmp"
+mv "$dir/.$name.result.tmp" "$dir/$name.result"
+"""
+
+
+def standin_bin(folder: Path) -> Path:
+    """A bin folder whose ``kubescribe`` is :data:`STANDIN_WORKER`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "kubescribe"
+    script.write_text(STANDIN_WORKER)
+    script.chmod(0o755)
+    return folder
+
+
 # --- fixtures (a test module imports the ones it uses) --------------------------------------
 @dataclass
 class Deployed:
-    """A release of the chart and a factory of its operator pods."""
+    """A release of the chart, a factory of its operator pods, the Jobs it ever had, and
+    the kubelet that runs its pods."""
 
     release: Release
     pod: OperatorFactory
     jobs: JobRecorder
+    kubelet: StandinKubelet
+
+    def inject(self, fault: Fault, *, times: int | None = 1) -> Any:
+        """The next ``times`` pods of this release's namespace suffer ``fault``."""
+        return self.kubelet.inject(fault, in_namespace(self.release.namespace), times=times)
 
     @property
     def root(self) -> Path:
@@ -631,21 +677,40 @@ Deploy = Callable[..., Deployed]
 
 @pytest.fixture(name="deploy")
 def deploy_fixture(
-    cluster: Cluster, namespace: str, model_dir: Path, operator_venv: Path, tmp_path: Path
+    cluster: Cluster,
+    namespace: str,
+    kubelet: StandinKubelet,
+    model_dir: Path,
+    operator_venv: Path,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
 ) -> Iterator[Deploy]:
-    """``deploy(**values)``: the chart installed into the test's namespace with the e2e
-    values and then ``values`` (nested dicts, as in values.yaml), a Job recorder
-    watching from before any operator runs, and a factory of operator pods. The pods
-    still running at the end are stopped (SIGTERM), the recorder too."""
+    """``deploy(pods_run=..., **values)``: the chart installed into the test's namespace
+    with the e2e values and then ``values`` (nested dicts, as in values.yaml), a Job
+    recorder watching from before any operator runs, and a factory of operator pods
+    (the built wheel with ``[operator]`` only: what the operator image holds). The
+    kubelet runs the pods' ``kubescribe`` from the built wheel with every extra
+    (``pods_run="wheel"``: real transcription) or :data:`STANDIN_WORKER` (``"standin"``).
+    At the end, the operators still running are stopped (SIGTERM), the recorder too."""
+    saved = (list(kubelet.bin_dirs), dict(kubelet.env))
     with contextlib.ExitStack() as stack:
 
-        def deploy(**values: Any) -> Deployed:
+        def deploy(pods_run: str = "standin", **values: Any) -> Deployed:
+            if pods_run == "wheel":
+                wheel_venv: Path = request.getfixturevalue("wheel_venv")
+                kubelet.bin_dirs = [wheel_venv / "bin"]
+            else:
+                kubelet.bin_dirs = [standin_bin(tmp_path / "standin-bin")]
+            # The wheel's code, not the checkout's (the kubelet passes PYTHONPATH on).
+            kubelet.env["PYTHONPATH"] = ""
             root = tmp_path / "data"
             root.mkdir()
             release = install_chart(cluster, namespace, root, model_dir, values)
             recorder = stack.enter_context(JobRecorder(release))
-            # The wheel with [operator] only: what the operator image holds.
             pods = stack.enter_context(operator_pods(release, operator_venv / "bin", tmp_path))
-            return Deployed(release, pods, recorder)
+            return Deployed(release, pods, recorder, kubelet)
 
-        yield deploy
+        try:
+            yield deploy
+        finally:
+            kubelet.bin_dirs, kubelet.env = saved
