@@ -50,9 +50,10 @@ import yaml
 
 from e2e.kubekit import ApiError, Cluster
 from e2e.standin_kubelet import Fault, StandinKubelet, in_namespace
-from kubescribe_operator.jobs import ANNOTATION_PATH, LABEL_ATTEMPT, SELECTOR_LABELS
-from kubescribe_operator.kube_api import selector_string
-from kubescribe_operator.leader import LEASE_NAME
+from kubescribe_operator.k8s.jobs import SELECTOR_LABELS
+from kubescribe_operator.k8s.kube_api import selector_string
+from kubescribe_operator.k8s.leader import LEASE_NAME
+from kubescribe_operator.k8s.names import ANNOTATION_PATH, LABEL_ATTEMPT
 from kubescribe_protocol.names import MANUAL_DIR, in_progress_path, result_path
 
 REPO = Path(__file__).resolve().parents[2]
