@@ -31,7 +31,10 @@ choose_engine() {
       # default ulimits are above what such hosts allow (scripts/images/containers.conf).
       export CONTAINERS_CONF="${CONTAINERS_CONF:-$IMAGES_DIR/containers.conf}"
       ENGINE=(podman --runtime runc --cgroup-manager cgroupfs)
-      BUILD_FLAGS=(--network host --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+      # --format docker: the OCI format has no SHELL, and podman would run the worker's
+      # RUN steps with /bin/sh instead of bash -o pipefail.
+      BUILD_FLAGS=(--format docker --network host
+        --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
       ;;
     docker)
       export DOCKER_BUILDKIT=1 # build secrets (--secret) need BuildKit

@@ -9,6 +9,8 @@ are 300 MB); each "image" is a folder of its own, removed as an upgrade removes 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,31 @@ def test_the_fill_fails_naming_a_dangling_link_it_does_not_own(
         BrokenModelDirError, match=r"extra\.json is a link to .*nowhere\.json, which does not exist"
     ):
         prepare_model_dir(models)
+
+
+def _kubescribe_models(models: Path) -> subprocess.CompletedProcess[str]:
+    """What the chart's model-fill Job runs."""
+    return subprocess.run(
+        [sys.executable, "-m", "kubescribe_cli", "models", str(models)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_kubescribe_models_says_what_is_broken_and_exits_1(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    (models / "tiny.en").mkdir(parents=True)
+    (models / "tiny.en" / "extra.bin").symlink_to(tmp_path / "nowhere.bin")
+    result = _kubescribe_models(models)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "extra.bin is a link to" in result.stderr and "which does not exist" in result.stderr
+
+
+def test_kubescribe_models_on_a_folder_it_cannot_write_says_so(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.write_text("a file, not a folder")
+    result = _kubescribe_models(models)
+    assert result.returncode == 1
+    assert f"kubescribe models: cannot fill {models}" in result.stderr, result.stderr
