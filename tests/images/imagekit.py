@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -103,17 +104,31 @@ def local_certificates() -> list[str]:
 
 
 def layer_files(archive: Path) -> Iterator[tuple[str, str, bytes]]:
-    """(layer, path, content) of every regular file in every layer of a saved image
-    (``docker save`` / ``podman save --format docker-archive``)."""
+    """(layer, path, content) of every regular file in every layer of a saved image:
+    ``podman save --format docker-archive`` names layers ``<digest>.tar``, ``docker save``
+    (25 and later) ``blobs/sha256/<digest>``; any member that is itself a tar is one."""
     with tarfile.open(archive) as outer:
         for member in outer.getmembers():
-            if not member.isfile() or not member.name.endswith((".tar", "/layer.tar")):
+            if not member.isfile() or member.name.endswith((".json", "repositories")):
                 continue
             handle = outer.extractfile(member)
             assert handle is not None
-            with tarfile.open(fileobj=handle) as layer:
+            if not _is_tar(handle):
+                continue  # a config or manifest blob
+            with tarfile.open(fileobj=handle, mode="r:*") as layer:
                 for entry in layer:
                     if entry.isfile():
                         content = layer.extractfile(entry)
                         assert content is not None
                         yield member.name, entry.name, content.read()
+
+
+def _is_tar(handle: IO[bytes]) -> bool:
+    try:
+        with tarfile.open(fileobj=handle, mode="r:*"):
+            pass
+    except tarfile.ReadError:
+        return False
+    finally:
+        handle.seek(0)
+    return True
