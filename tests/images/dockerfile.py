@@ -58,9 +58,35 @@ def env(path: Path) -> dict[str, str]:
     return found
 
 
+def arg_defaults(path: Path) -> dict[str, str]:
+    """Every ``ARG NAME=default``: what a build without ``--build-arg`` gets."""
+    found: dict[str, str] = {}
+    for instruction in instructions(path):
+        if instruction.keyword == "ARG" and "=" in instruction.arguments:
+            name, _, value = instruction.arguments.partition("=")
+            found[name.strip()] = value.strip()
+    return found
+
+
+def _substitute(text: str, values: dict[str, str]) -> str:
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: values[m[1] or m[2]], text)
+
+
 def base_image(path: Path) -> tuple[str, str, str]:
-    """(repository, tag, digest) of the last FROM."""
-    image = last(path, "FROM").split()[0]
+    """(repository, tag, digest) of the image the last stage starts from, by default:
+    stage names followed back to an image, ``ARG`` defaults put in."""
+    defaults = arg_defaults(path)
+    stages: dict[str, str] = {}
+    image = ""
+    for instruction in instructions(path):
+        if instruction.keyword != "FROM":
+            continue
+        words = [w for w in instruction.arguments.split() if not w.startswith("--")]
+        image = _substitute(words[0], defaults)
+        image = stages.get(image, image)
+        if len(words) == 3 and words[1].upper() == "AS":
+            stages[words[2]] = image
+    assert image, f"{path}: no FROM"
     match = re.fullmatch(
         r"(?P<repo>[^:@]+)(:(?P<tag>[^@]+))?(@(?P<digest>sha256:[0-9a-f]{64}))?", image
     )

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 import yaml
 from speechkit import have_speech_tools, speak
 
-from images.dockerfile import base_image, env, exec_form, instructions, last
+from images.dockerfile import arg_defaults, base_image, env, exec_form, instructions, last
 from kubescribe_operator.settings import ControllerSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,26 +102,81 @@ def test_operator_entrypoint_is_the_operator() -> None:
     assert exec_form(OPERATOR, "ENTRYPOINT") == ["kubescribe", "operator"]
 
 
+REQUIREMENTS_SCRIPT = "scripts/images/requirements.py"
+
+
 def _extras_installed(path: Path) -> set[str]:
-    runs = " ".join(i.arguments for i in instructions(path) if i.keyword == "RUN")
-    args = {
-        i.arguments.split("=")[0]: i.arguments.split("=", 1)[1]
-        for i in instructions(path)
-        if i.keyword == "ARG" and "=" in i.arguments
-    }
-    start = runs.index('".[') + 3
-    extras = runs[start : runs.index("]", start)]
-    for name, value in args.items():
+    """The extras whose requirements the image installs (requirements.py's argument)."""
+    runs = [i.arguments for i in instructions(path) if i.keyword == "RUN"]
+    reading = [run for run in runs if "requirements.py" in run]
+    assert len(reading) == 1, f"{path}: no RUN reads the requirements with requirements.py"
+    extras = shlex.split(reading[0])[-3]  # ... requirements.py pyproject.toml EXTRAS > out
+    for name, value in arg_defaults(path).items():
         extras = extras.replace("${" + name + "}", value)
     return set(extras.split(","))
 
 
+def _requirements(extras: set[str]) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, str(REPO / REQUIREMENTS_SCRIPT), str(REPO / "pyproject.toml"),
+         ",".join(sorted(extras))],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return result.stdout.split()
+
+
 def test_operator_image_installs_only_the_operator_extra() -> None:
     assert _extras_installed(OPERATOR) == {"operator"}
-    requirements = metadata.requires("kubescribe") or []
-    operator_deps = {r.split(";")[0].strip() for r in requirements if 'extra == "operator"' in r}
+    installed = _requirements(_extras_installed(OPERATOR))
+    assert "kopf>=1.37" in installed and "kubernetes>=29" in installed
     heavy = ("whisperx", "torch", "faster-whisper", "ctranslate2", "onnxruntime")
-    assert operator_deps and not [d for d in operator_deps if d.lower().startswith(heavy)]
+    assert not [d for d in installed if d.lower().startswith(heavy)]
+
+
+def test_requirements_follow_the_extras_and_build_offline() -> None:
+    installed = _requirements({"dev"})
+    # The build system's requirements: the project then installs with no index.
+    assert "setuptools>=69" in installed and "wheel" in installed
+    # dev names kubescribe[worker,operator,models]: followed, not printed.
+    assert "whisperx==3.8.6" in installed and "kopf>=1.37" in installed
+    assert not [d for d in installed if d.startswith("kubescribe")]
+    result = subprocess.run(
+        [sys.executable, str(REPO / REQUIREMENTS_SCRIPT), str(REPO / "pyproject.toml"), "gpu"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "no extra 'gpu'; it has: dev, models, operator, worker" in result.stderr
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_dependencies_are_a_layer_of_their_own_before_the_sources(name: str) -> None:
+    # A code edit must not repeat the dependency install (20 minutes for the worker).
+    steps = instructions(DOCKERFILES[name])
+    final = max(i for i, step in enumerate(steps) if step.keyword == "FROM")
+    steps = steps[final:]
+    dependencies = [
+        i
+        for i, s in enumerate(steps)
+        if s.keyword == "RUN" and "-r /opt/kubescribe/" in s.arguments
+    ]
+    sources = [i for i, s in enumerate(steps) if s.keyword == "COPY" and "protocol/" in s.arguments]
+    assert dependencies and sources, f"{name}: no dependency install or no copy of the sources"
+    assert dependencies[0] < sources[0], f"{name}: the sources are copied before the dependencies"
+    # What only the requirements decide goes into that layer: the list, not pyproject.toml.
+    before = [s for s in steps[: dependencies[0]] if s.keyword == "COPY"]
+    assert [s.arguments for s in before] == [
+        "--from=requirements /src/requirements.txt /opt/kubescribe/requirements.txt"
+    ]
+    project = [s.arguments for s in steps if s.keyword == "RUN" and "pip install" in s.arguments]
+    assert "--no-deps --no-build-isolation --no-index ." in project[-1]
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_the_base_image_is_a_build_argument(name: str) -> None:
+    # No registry reachable: scripts/images/build passes a base made from Debian packages.
+    first = next(i for i in instructions(DOCKERFILES[name]) if i.keyword == "FROM")
+    assert first.arguments.startswith("${BASE_IMAGE}"), first.arguments
+    assert "BASE_IMAGE" in arg_defaults(DOCKERFILES[name])
 
 
 def _without_worker_stack(argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -150,7 +206,7 @@ def test_operator_code_runs_without_the_worker_stack(tmp_path: Path) -> None:
 
 def test_worker_image_has_ffmpeg_the_worker_extra_and_a_model_cache() -> None:
     runs = " ".join(i.arguments for i in instructions(WORKER) if i.keyword == "RUN")
-    assert "apt-get install" in runs and " ffmpeg" in runs
+    assert re.search(r"apt-get .*install .*\bffmpeg\b", runs), runs
     assert {"worker", "models"} <= _extras_installed(WORKER)
     image_env = env(WORKER)
     assert image_env["KUBESCRIBE_MODEL_DIR"] == "/models"
@@ -167,10 +223,11 @@ def test_dockerignore_keeps_tests_and_secrets_out_of_the_images() -> None:
     ]
     assert lines[0] == "**", "everything is excluded first, then the sources let in"
     copied = [
-        i.arguments.split()[0]
+        source
         for path in DOCKERFILES.values()
         for i in instructions(path)
-        if i.keyword == "COPY"
+        if i.keyword == "COPY" and not i.arguments.startswith("--from=")  # from a stage
+        for source in i.arguments.split()[:-1]
     ]
     for source in copied:
         assert f"!{source}" in lines or source in {"pyproject.toml", "README.md", "./"}, source

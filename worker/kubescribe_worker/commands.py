@@ -52,9 +52,18 @@ def _run_worker(args: argparse.Namespace) -> int:
 
 
 def _prepare_models(args: argparse.Namespace) -> int:
-    from .bundled import prepare_model_dir
+    import sys
 
-    prepared = prepare_model_dir(args.dest)
+    from .bundled import BrokenModelDirError, prepare_model_dir
+
+    try:
+        prepared = prepare_model_dir(args.dest)
+    except BrokenModelDirError as exc:
+        print(f"kubescribe models: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the volume not writable, full, ...
+        print(f"kubescribe models: cannot fill {args.dest}: {exc}", file=sys.stderr)
+        return 1
     for size, folder in prepared.items():
         print(f"{size}\t{folder}")
     if not prepared:
