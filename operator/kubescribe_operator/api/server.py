@@ -72,8 +72,7 @@ class ApiServer:
         if not self.server.started:
             raise RuntimeError(f"the API could not listen on {self.server.config.host}:"
                                f"{self.server.config.port}")  # fmt: skip
-        log.info("API listening on http://%s:%d", self.server.config.host,
-                 self.server.config.port)  # fmt: skip
+        log.info("API listening on http://%s:%d", self.server.config.host, self.port)
 
     @property
     def port(self) -> int:

@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace, action: str) -> int:
             print(f"{rel}: back under the root, queued")
         else:
             cancel_on_volume(root, rel)
-            print(f"{rel}: cancel requested (should_continue is false)")
+            print(f"{rel}: cancel requested; the controller stops it and moves it to {MANUAL_DIR}/")
     except ActionError as exc:
         print(f"kubescribe {action}: {exc.code}: {exc.message}", file=sys.stderr)
         return 4 if exc.status == 409 else 3 if exc.status == 404 else 2

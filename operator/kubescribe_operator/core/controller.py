@@ -42,8 +42,16 @@ from .deadline import attempt_deadline
 from .events import CoreEvent, EventKind, Observer
 from .executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason, Executor
 from .index import Entry
-from .outcome import Step, controller_error, decide, next_attempt_at, worker_error
+from .outcome import (
+    CANCELLED_MESSAGE,
+    Step,
+    controller_error,
+    decide,
+    next_attempt_at,
+    worker_error,
+)
 from .queue_order import QueueKey, queue_key
+from .readable import format_clock
 from .scan import scan
 from .settings import CoreSettings
 from .view import ControllerView, FileView
@@ -70,6 +78,7 @@ class Counters:
     completed: int = 0
     retried: int = 0
     manual: int = 0
+    scans: int = 0
     start_order: list[str] = field(default_factory=list)
 
 
@@ -281,6 +290,21 @@ class Controller:
         waiting.sort(key=self._order)
         return [entry.rel for entry in waiting]
 
+    def still_changing(self) -> dict[str, float]:
+        """Files with no status file yet that have not held still for ``stable_seconds``
+        (perhaps still being copied): by relative path, the seconds until they may start."""
+        now = self.clock()
+        waiting: dict[str, float] = {}
+        for entry in self._open.values():
+            if entry.status is not None or entry.in_progress_mtime_ns is not None:
+                continue
+            if entry.has_result or entry.rel in self._running or entry.stable_since is None:
+                continue
+            held = (now - entry.stable_since).total_seconds()
+            if held < self.settings.stable_seconds:
+                waiting[entry.rel] = self.settings.stable_seconds - held
+        return waiting
+
     def _emit(self, event: CoreEvent) -> None:
         for observer in self.observers:
             try:
@@ -342,6 +366,7 @@ class Controller:
         self._open = {rel: entry for rel, entry in self._index.items() if not entry.has_result}
         self._judged = {rel: mtime for rel, mtime in self._judged.items() if rel in self._open}
         self._last_scan = now
+        self.counters.scans += 1
         self._dirty = True
         self._emit(CoreEvent(EventKind.SCANNED, seconds=time.monotonic() - began))
 
@@ -394,8 +419,9 @@ class Controller:
             if stop.code is ErrorCode.TIMEOUT:
                 log.warning("%s #%d ran past its deadline: killing it", rel, run.key.attempt)
             elif stop.code is ErrorCode.HEARTBEAT_LOST:
+                since = format_clock(stop.last_sign or run.started, now)
                 log.warning("%s #%d sent no heartbeat since %s: killing it", rel,
-                            run.key.attempt, stop.last_sign)  # fmt: skip
+                            run.key.attempt, since)  # fmt: skip
             run.stop_code = stop.code
             self.executor.stop(run.key, stop.reason)
 
@@ -409,7 +435,7 @@ class Controller:
                 continue
             if not status.should_continue:
                 error = StatusError(
-                    code=ErrorCode.CANCELLED, message="should_continue is false", timestamp=now
+                    code=ErrorCode.CANCELLED, message=CANCELLED_MESSAGE, timestamp=now
                 )
                 self._to_manual(entry, self._fresh(entry) or status, error)
             elif self._age(status, now) > stale:
@@ -603,8 +629,9 @@ class Controller:
             entry.status = status
         self.counters.retried += 1
         self._emit(CoreEvent(EventKind.RETRY, rel, end.key.attempt, code=error.code))
+        assert decision.not_before is not None
         log.info("%s attempt %d failed (%s); next not before %s", rel, end.key.attempt,
-                 error.code, decision.not_before)  # fmt: skip
+                 error.code, format_clock(decision.not_before, now))  # fmt: skip
 
     def _to_manual_stale(self, entry: Entry, status: InProgress, now: datetime) -> None:
         error = StatusError(

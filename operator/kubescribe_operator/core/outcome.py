@@ -24,6 +24,9 @@ NOT_COUNTED = frozenset({ErrorCode.INTERRUPTED.value})
 #: the controller (memory, a crash in a library): past this, each one counts, so such a
 #: file still reaches manual/ instead of looping forever.
 FREE_INTERRUPTIONS = 10
+#: What a cancelled file's error says (``kubescribe cancel``, the API's cancel, or
+#: ``should_continue: false`` written by hand), in words a user reads.
+CANCELLED_MESSAGE = "cancelled on request"
 
 
 class Step(StrEnum):
@@ -59,9 +62,7 @@ def controller_error(
             timestamp=now,
         )  # fmt: skip
     if stop_code is ErrorCode.CANCELLED:
-        return StatusError(
-            code=stop_code, message="should_continue was set to false", timestamp=now
-        )
+        return StatusError(code=stop_code, message=CANCELLED_MESSAGE, timestamp=now)
     if end.reason is EndReason.DEADLINE_EXCEEDED or stop_code is ErrorCode.TIMEOUT:
         return StatusError(
             code=ErrorCode.TIMEOUT, message="the attempt ran past its deadline and was killed",
@@ -140,7 +141,7 @@ def decide(
             Step.MANUAL,
             final_error=StatusError(
                 code=ErrorCode.CANCELLED,
-                message="should_continue is false: no further attempts",
+                message=f"{CANCELLED_MESSAGE}: no further attempts",
                 details=f"last error: {error.code}: {error.message}",
                 timestamp=error.timestamp,
             ),

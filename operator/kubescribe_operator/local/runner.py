@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from ..core.controller import Controller
+from ..core.readable import format_duration
 from ..core.view import ControllerView
 from .executor import STATE_DIR, LocalExecutor
 from .settings import LocalSettings
@@ -65,6 +66,46 @@ class _Progress:
                 print(f"  {rel}: attempt {now[0]}, {now[1]} {now[2]}%", file=self.out, flush=True)
 
 
+class _Arrivals:
+    """Says, once per file, that a file is not taken yet because it has not held still for
+    ``stable_seconds`` (it may still be copied): else a new user sees only silence."""
+
+    def __init__(self, out: TextIO, stable_seconds: float) -> None:
+        self.out = out
+        self.stable_seconds = stable_seconds
+        self.told: set[str] = set()
+        self.scans = -1
+
+    def show(self, controller: Controller) -> None:
+        if controller.counters.scans == self.scans:
+            return  # nothing new to say between scans
+        self.scans = controller.counters.scans
+        changing = controller.still_changing()
+        still = format_duration(self.stable_seconds)
+        for rel in sorted(set(changing) - self.told):
+            print(f"  {rel}: waiting until it holds still for {still} (may start in "
+                  f"{format_duration(changing[rel])})", file=self.out, flush=True)  # fmt: skip
+        self.told = set(changing)
+
+
+def banner(settings: LocalSettings, waiting: int, changing: int) -> str:
+    """What ``kubescribe run`` says when it starts: where, with what, and what waits."""
+    defaults = settings.defaults
+    language = defaults.language or "detected"
+    models = settings.model_dir or "the bundled ones, else the model hub (no --model-dir)"
+    lines = [
+        f"kubescribe run: watching {settings.root}",
+        f"  model {defaults.model_size}, device {defaults.device} ({defaults.compute_type}), "
+        f"language {language}; models: {models}",
+        f"  a file starts once it held still for {format_duration(settings.stable_seconds)}; "
+        f"scan every {format_duration(settings.scan_interval_seconds)}; "
+        f"{settings.parallel} at once",
+        f"  {waiting} file{'' if waiting == 1 else 's'} to transcribe"
+        + (f", {changing} of them still changing" if changing else ""),
+    ]
+    return "\n".join(lines)
+
+
 def run_local(
     settings: LocalSettings,
     *,
@@ -93,6 +134,7 @@ def _loop(
     executor = executor or LocalExecutor(settings.root)
     controller = Controller(settings, executor)
     progress = _Progress(out)
+    arrivals = _Arrivals(out, settings.stable_seconds)
     signals = {"count": 0}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -104,10 +146,16 @@ def _loop(
     lock, ready = threading.Lock(), threading.Event()
     api = _start_api(controller, lock, ready, settings, out) if settings.api_enabled else None
     try:
+        with lock:
+            controller.recover()  # the first scan: what the banner counts
+            to_do = len(controller.queue()) + len(controller.running)
+            changing = len(controller.still_changing())
+        print(banner(settings, to_do, changing), file=out, flush=True)
         while True:
             with lock:
                 controller.tick()
                 running = controller.view(controller.running)
+                arrivals.show(controller)
             progress.show(running)
             ready.set()
             if signals["count"] and stop_by is None:
@@ -148,8 +196,7 @@ def _start_api(
     from ..api.server import ApiServer  # FastAPI loads only with --api
 
     api = ApiServer(controller, lock, settings, ready=ready.is_set)
-    api.start()
-    print(f"API on http://{api.server.config.host}:{api.port}", file=out, flush=True)
+    api.start()  # it logs where it listens
     return api
 
 
