@@ -48,13 +48,15 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+# Re-exported: the e2e operator tests wait with it.
+from volumekit import terminal as terminal
+
 from e2e.kubekit import ApiError, Cluster
 from e2e.standin_kubelet import Fault, StandinKubelet, in_namespace
 from kubescribe_operator.k8s.jobs import SELECTOR_LABELS
 from kubescribe_operator.k8s.kube_api import selector_string
 from kubescribe_operator.k8s.leader import LEASE_NAME
 from kubescribe_operator.k8s.names import ANNOTATION_PATH, LABEL_ATTEMPT
-from kubescribe_protocol.names import MANUAL_DIR, in_progress_path, result_path
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "kubescribe"
@@ -597,17 +599,6 @@ class JobRecorder:
 
 
 # --- waiting for files ----------------------------------------------------------------------
-def terminal(root: Path, rel: str) -> str | None:
-    """``completed``, ``manual`` or None. A move to ``manual/`` is done once the
-    ``.in_progress`` followed the audio (the move is a journal)."""
-    if result_path(root / rel).is_file():
-        return "completed"
-    moved = root / MANUAL_DIR / rel
-    if moved.is_file() and in_progress_path(moved).is_file():
-        return "manual"
-    return None
-
-
 def wait_for(
     condition: Callable[[], bool], timeout: float, what: str, *, log: Callable[[], str]
 ) -> None:

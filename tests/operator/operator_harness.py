@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kubescribe_protocol.names import MANUAL_DIR, in_progress_path, result_path
+# Re-exported: the operator and Transcription tests wait with it.
+from volumekit import terminal as terminal
+
+from kubescribe_protocol.names import MANUAL_DIR, in_progress_path
 
 
 def _free_port() -> int:
@@ -112,17 +115,6 @@ def operator_factory(
     finally:
         for process in made:
             process.stop()
-
-
-def terminal(root: Path, rel: str) -> str | None:
-    """``completed``, ``manual`` or None for a file under ``root``. A move to ``manual/``
-    is done once the ``.in_progress`` followed the audio (the move is a journal)."""
-    if result_path(root / rel).is_file():
-        return "completed"
-    moved = root / MANUAL_DIR / rel
-    if moved.is_file() and in_progress_path(moved).is_file():
-        return "manual"
-    return None
 
 
 def wait_until(
