@@ -52,6 +52,11 @@ ISSUER = "https://kubernetes.default.svc.cluster.local"
 START_TIMEOUT = 180.0
 STOP_GRACE = 15.0
 STATE_FILE = "controlplane.json"
+#: Set (to the control plane's folder) in the environment of every process a test starts
+#: for this control plane (the stand-in kubelet's pods, operators): when the control plane
+#: stops, or its guard finds the test session gone, every such process still alive is
+#: killed, even one that left its process group.
+SESSION_ENV = "KUBESCRIBE_E2E_SESSION"
 
 
 class ControlPlaneError(RuntimeError):
@@ -175,6 +180,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def kill_marked(marker: str) -> list[int]:
+    """SIGKILLs every process whose environment holds ``SESSION_ENV=marker``; their pids."""
+    wanted = f"{SESSION_ENV}={marker}".encode()
+    killed = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        if wanted in environ:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
+
+
 def stop_group(pid: int, grace: float = STOP_GRACE) -> None:
     """SIGTERM the process group ``pid`` leads, SIGKILL it after ``grace`` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -226,6 +249,11 @@ class ControlPlane:
     @property
     def ca_file(self) -> Path:
         return self.pki / "ca.crt"
+
+    @property
+    def session_marker(self) -> dict[str, str]:
+        """Env to give every process started for this control plane (see SESSION_ENV)."""
+        return {SESSION_ENV: str(self.workdir)}
 
     @property
     def admin_kubeconfig(self) -> Path:
@@ -448,6 +476,7 @@ class ControlPlane:
         """Stops every component it started, the API server's clients first, etcd last."""
         for name in ("kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
             self.stop_component(name)
+        kill_marked(str(self.workdir))
         with contextlib.suppress(FileNotFoundError):
             (self.workdir / STATE_FILE).unlink()
         if self.guard is not None:
@@ -504,6 +533,10 @@ def _guard(workdir: Path) -> int:
         if plane.pids:
             print(f"stopping what its starter left: {plane.pids}", file=sys.stderr)
         plane.stop()
+    # The tests' processes (pods of the stand-in kubelet) of a session that died.
+    killed = kill_marked(str(workdir))
+    if killed:
+        print(f"killed the session's processes {killed}", file=sys.stderr)
     return 0
 
 

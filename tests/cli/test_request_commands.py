@@ -4,6 +4,7 @@ steps, a real ``kubescribe run --once`` (no worker needed: the file is cancelled
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,8 @@ def test_cancel_moves_to_manual_and_retry_brings_back(tmp_path: Path) -> None:
     again = kubescribe("cancel", "talks/one.wav", "--root", str(root))
     assert again.returncode == 4 and "not_cancellable" in again.stderr
 
-    speak(root / "talks" / "two.wav", "Two small steps.")
+    two = speak(root / "talks" / "two.wav", "Two small steps.")
+    os.utime(two, (1_000_000, 1_000_000))  # long still: queued, not arriving
     retried = kubescribe("retry", "manual/talks/one.wav", cwd=root)
     assert retried.returncode == 0, retried.stderr
     assert audio.is_file() and not (root / "manual/talks/one.wav").exists()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from kubescribe_operator.volume.status_view import collect, main
@@ -24,6 +27,7 @@ def _tree(root: Path) -> None:
                 "manual/b/gave up.mp3"):  # fmt: skip
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(b"x")
+    os.utime(root / "a/pending.mp3", (1_000_000, 1_000_000))  # long still: queued
     (root / "done.mp3.result").write_text("{}")
     write_model(root / "a/busy.mp3.in_progress", InProgress(
         filename="busy.mp3", status=FileStatus.PROCESSING, attempt=2,
@@ -75,3 +79,36 @@ def test_a_file_whose_move_to_manual_is_under_way_shows_its_error(tmp_path: Path
     audio.rename(tmp_path / "manual" / "talk.mp3")  # the .in_progress has not followed yet
     (row,) = collect(tmp_path)
     assert row.state == "manual" and row.error_code == "not_audio"
+
+
+def test_a_file_still_being_copied_is_arriving_not_queued(tmp_path: Path) -> None:
+    (tmp_path / "old.mp3").write_bytes(b"x")
+    os.utime(tmp_path / "old.mp3", (1_000_000, 1_000_000))
+    (tmp_path / "copying.mp3").write_bytes(b"x")  # changed just now
+    rows = {row.path: row for row in collect(tmp_path, stable_seconds=90)}
+    assert rows["copying.mp3"].state == "arriving"
+    assert rows["copying.mp3"].position is None and rows["copying.mp3"].eta_seconds is None
+    assert rows["old.mp3"].state == "pending" and rows["old.mp3"].position == 1
+
+    out = io.StringIO()
+    main(tmp_path, as_json=False, out=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("1 arriving, 1 pending, 0 processing, 0 error, 0 completed, 0 manual")
+    copying = next(line for line in lines if "copying.mp3" in line)
+    assert copying.startswith("arriving") and "still changing" in copying
+    assert "#" not in copying and "ETA" not in copying
+
+
+def test_status_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    for n in range(1500):  # far more than a pipe holds
+        (tmp_path / f"talk {n:04d}.mp3").write_bytes(b"x")
+        (tmp_path / f"talk {n:04d}.mp3.result").write_text("{}")
+    for as_json in ("", " --json"):
+        done = subprocess.run(
+            f"set -o pipefail; {sys.executable} -m kubescribe_cli status '{tmp_path}'{as_json}"
+            " | head -3",
+            shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert len(done.stdout.splitlines()) == 3
+        assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+        assert done.returncode == 0, done.stderr

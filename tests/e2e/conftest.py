@@ -91,6 +91,7 @@ def standin_kubelet(
         (pki / "admin.crt", pki / "admin.key"),
         tmp_path_factory.mktemp("kubelet"),
         bin_dirs=[Path(sys.executable).parent],
+        session_marker=cluster.plane.session_marker,
     )
     kubelet.start()
     try:

@@ -214,6 +214,7 @@ class StandinKubelet:
         images: Mapping[str, Image] | None = None,
         env: Mapping[str, str] | None = None,
         bind_prefixes: tuple[str, ...] = ("/var/run/secrets",),
+        session_marker: Mapping[str, str] | None = None,
     ) -> None:
         self.server = server
         self._ca_file = ca_file
@@ -233,6 +234,10 @@ class StandinKubelet:
         #: bin_dirs). PYTHONPATH, LANG and TZ pass through from the kubelet's own.
         self.env: dict[str, str] = dict(env or {})
         self.bind_prefixes = bind_prefixes
+        #: Env every pod process carries so that the control plane's guard can kill what
+        #: is left of it (``ControlPlane.session_marker``): the kernel's parent-death
+        #: signal reaches a pod's first process only, not what it started.
+        self.session_marker: dict[str, str] = dict(session_marker or {})
         #: Failures inside the kubelet (a test should assert it stays empty).
         self.errors: list[str] = []
         self._rules: list[_FaultRule] = []
@@ -827,6 +832,7 @@ class _PodRun:
             if name in os.environ:
                 env[name] = os.environ[name]
         env.update(self.kubelet.env)
+        env.update(self.kubelet.session_marker)
         for source in self.container.get("envFrom") or []:
             prefix = source.get("prefix", "")
             data = self._env_source(source)

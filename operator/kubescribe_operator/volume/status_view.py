@@ -7,7 +7,9 @@ run it. Counts come first; ``--json`` prints the same for programs.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
@@ -29,6 +31,9 @@ ORDER = (
     FileState.COMPLETED,
     FileState.MANUAL,
 )
+#: A file with no status file that changed within ``stable_seconds``: perhaps still being
+#: copied, so no controller takes it yet; it has no place in the queue and no ETA.
+ARRIVING = "arriving"
 #: The table lists at most this many completed files; ``--json`` lists them all.
 COMPLETED_SHOWN = 50
 
@@ -65,11 +70,25 @@ def _row(rel: str, state: FileState, status: InProgress | None) -> FileRow:
     return row
 
 
-def collect(root: Path) -> list[FileRow]:
+def _stable_seconds() -> float:
+    from ..core.settings import CoreSettings
+
+    return CoreSettings().stable_seconds
+
+
+def collect(root: Path, *, stable_seconds: float | None = None) -> list[FileRow]:
+    """Every file's row; ``stable_seconds`` (default: KUBESCRIBE_STABLE_SECONDS) tells a
+    file still arriving from one that waits in the queue."""
+    if stable_seconds is None:
+        stable_seconds = _stable_seconds()
+    changed_after_ns = time.time_ns() - int(stable_seconds * 1e9)
     rows: list[FileRow] = []
     for seen in scan(root).files:
         if seen.has_result:
             rows.append(FileRow(path=seen.rel, state=FileState.COMPLETED.value))
+            continue
+        if seen.in_progress_mtime_ns is None and (seen.mtime_ns or 0) > changed_after_ns:
+            rows.append(FileRow(seen.rel, ARRIVING))
             continue
         status = None
         state = FileState.PENDING
@@ -90,16 +109,25 @@ def collect(root: Path) -> list[FileRow]:
             except StatusFileError:
                 status = None
             rows.append(_row(seen.rel, FileState.MANUAL, status))
-    rows.sort(key=lambda row: (ORDER.index(FileState(row.state)) if row.state in
-                               FileState.__members__.values() else 9, row.path))  # fmt: skip
+    rows.sort(key=lambda row: (_rank(row.state), row.path))
     add_estimates(root, rows)
     return rows
 
 
+def _rank(state: str) -> int:
+    if state == ARRIVING:
+        return -1
+    values = [member.value for member in ORDER]
+    return values.index(state) if state in values else 9
+
+
 def counts(rows: list[FileRow]) -> dict[str, int]:
-    result = {state.value: 0 for state in ORDER}
+    """Files by state; ``arriving`` only when some are (else the counts read as before)."""
+    result = {ARRIVING: 0} | {state.value: 0 for state in ORDER}
     for row in rows:
         result[row.state] = result.get(row.state, 0) + 1
+    if not result[ARRIVING]:
+        del result[ARRIVING]
     return result
 
 
@@ -121,6 +149,8 @@ def _state_detail(row: FileRow) -> str:
         return f"attempt {row.attempt} failed: {row.error_code}; next attempt {row.next_attempt}"
     if row.state == FileState.MANUAL.value:
         return f"{row.error_code}: {row.error_message}" if row.error_code else ""
+    if row.state == ARRIVING:
+        return "still changing (taken once it holds still for KUBESCRIBE_STABLE_SECONDS)"
     if row.state == FileState.PENDING.value and row.priority == "api_request":
         return "queued (API request)"
     return row.error_message or ""
@@ -143,11 +173,26 @@ def render_table(root: Path, rows: list[FileRow], out: TextIO) -> None:
         print(f"... and {completed - COMPLETED_SHOWN} more completed (--json lists all)", file=out)
 
 
-def main(root: Path, *, as_json: bool, out: TextIO = sys.stdout) -> int:
+def main(root: Path, *, as_json: bool, out: TextIO | None = None) -> int:
     if not root.is_dir():
         print(f"kubescribe status: {root} is not a folder", file=sys.stderr)
         return 2
     rows = collect(root)
+    if out is not None:
+        _write(root, rows, as_json=as_json, out=out)
+        return 0
+    try:
+        _write(root, rows, as_json=as_json, out=sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (``| head -3``): stop quietly, as other Unix tools do. Python
+        # flushes stdout again at exit; send that to /dev/null instead of a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 0
+
+
+def _write(root: Path, rows: list[FileRow], *, as_json: bool, out: TextIO) -> None:
     if as_json:
         document = {
             "root": str(root),
@@ -157,4 +202,3 @@ def main(root: Path, *, as_json: bool, out: TextIO = sys.stdout) -> int:
         out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     else:
         render_table(root, rows, out)
-    return 0
