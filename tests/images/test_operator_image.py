@@ -9,6 +9,7 @@ takes a few minutes, a rebuild seconds (its dependency layer is cached).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,11 @@ def test_kubescribe_status_runs_in_the_image(operator_image: Built, tmp_path: Pa
     data = tmp_path / "data"
     data.mkdir(mode=0o777)
     data.chmod(0o777)
-    (data / "talk.mp3").write_bytes(b"not yet looked at")
+    audio = data / "talk.mp3"
+    audio.write_bytes(b"not yet looked at")
+    # Written an hour ago: a file inside the stable window is 'arriving', not 'pending'.
+    an_hour_ago = audio.stat().st_mtime - 3600
+    os.utime(audio, (an_hour_ago, an_hour_ago))
     result = engine(
         "run", *AS_THE_CHART_RUNS_IT, "-v", f"{data}:/data", "--entrypoint", "kubescribe",
         operator_image.image, "status", "/data",
