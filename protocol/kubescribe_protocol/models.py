@@ -130,6 +130,15 @@ class StatusError(_Model):
         return self.code == code.value
 
 
+class AudioFingerprint(_Model):
+    """What the audio was when an attempt started (:mod:`.fingerprint`): cheap to take
+    and to check, even on a network volume (a stat and at most 2 MiB read)."""
+
+    size: int = Field(ge=0, description="bytes")
+    mtime_ns: int = Field(description="modification time, ns since the epoch")
+    sample_sha256: str = Field(description="sha256 of the size, the first and the last MiB")
+
+
 class Attempt(_Model):
     attempt_number: int = Field(ge=1)
     start_time: Timestamp = Field(default_factory=utc_now)
@@ -147,6 +156,8 @@ class Attempt(_Model):
     #: The deadline this attempt was started with.
     deadline: Timestamp | None = None
     exit_code: int | None = None
+    #: The audio this attempt transcribes (older files: absent, read as null).
+    audio: AudioFingerprint | None = Field(None, description="the audio at the start")
 
 
 #: Extra fields kubescribe adds to an ``.in_progress`` (read and written through
@@ -161,7 +172,8 @@ ADDITIONS_SCHEMA: dict[str, Any] = {
     },
     EARLIER_RUNS: {
         "type": "array",
-        "description": "the runs before each retry out of manual/, oldest first",
+        "description": "the runs before each retry out of manual/, or before the audio "
+        "changed under an attempt, oldest first",
         "items": {
             "type": "object",
             "properties": {
@@ -290,6 +302,8 @@ class Result(_Model):
     transcription: Transcription
     metadata: ResultMetadata = Field(default_factory=ResultMetadata)
     processing_stats: ProcessingStats | None = None
+    #: The audio this result was made from (older files: absent, read as null).
+    audio: AudioFingerprint | None = Field(None, description="the audio it was made from")
 
     @model_validator(mode="after")
     def _fill_duration(self) -> Result:

@@ -33,7 +33,7 @@ from kubescribe_protocol.models import InProgress, Stage, TranscriptionSettings,
 from kubescribe_protocol.names import result_path
 
 from . import audio as audio_io
-from . import hardware, switches
+from . import audio_check, hardware, switches
 from .errors import Interrupted, Superseded, WorkerError, classify
 from .models import resolve_model
 from .outputs import write_outputs
@@ -144,6 +144,11 @@ def _work(
 
     record = initial.current()
     processing_start = record.start_time if record else initial.start_time
+    # What the audio was at the start (the controller's record; an older one wrote
+    # none): the result is published only if the audio is still that file.
+    started_on = record.audio if record is not None and record.audio is not None else None
+    if started_on is None:
+        started_on = audio_check.taken_now(audio_path)
     requested = initial.settings
     status.progress(Stage.LOADING_MODEL, 0, force=True)
     heartbeat.start()
@@ -210,6 +215,9 @@ def _work(
             cpu_time_seconds=cpu_seconds(),
         ),
     )
+
+    audio_check.hold_for_test(status)
+    result.audio = audio_check.unchanged(audio_path, started_on)
 
     def publish() -> None:
         write_model(result_path(audio_path), result)
