@@ -289,6 +289,16 @@ class ProcessingStats(_Model):
     cpu_time_seconds: float = Field(0.0, ge=0.0)
 
 
+class OutputFile(_Model):
+    """An extra output (``settings.output_formats``) the worker wrote beside the audio."""
+
+    format: OutputFormat
+    name: str = Field(description="the file's name, in the audio's folder")
+    sha256: str = Field(
+        description="of the bytes written: a file that still has them is kubescribe's to replace"
+    )
+
+
 class Result(_Model):
     """``talk.mp3.result``: a finished transcription. Every number is measured."""
 
@@ -304,6 +314,10 @@ class Result(_Model):
     processing_stats: ProcessingStats | None = None
     #: The audio this result was made from (older files: absent, read as null).
     audio: AudioFingerprint | None = Field(None, description="the audio it was made from")
+    #: What it wrote beside the audio (older files: absent, read as none).
+    outputs: list[OutputFile] = Field(
+        default_factory=list, description="the extra outputs written beside the audio"
+    )
 
     @model_validator(mode="after")
     def _fill_duration(self) -> Result:

@@ -220,8 +220,10 @@ def _work(
     result.audio = audio_check.unchanged(audio_path, started_on)
 
     def publish() -> None:
+        # The outputs first: the result records which files are kubescribe's.
+        segments = result.transcription.segments
+        result.outputs = write_outputs(audio_path, segments, requested.output_formats)
         write_model(result_path(audio_path), result)
-        write_outputs(audio_path, result.transcription.segments, requested.output_formats)
 
     heartbeat.stop()
     stopper.publishing = True

@@ -19,13 +19,13 @@ from kubescribe_protocol.additions import add_earlier_run
 from kubescribe_protocol.atomic import StatusFileError, read_model
 from kubescribe_protocol.fingerprint import still_the_same
 from kubescribe_protocol.models import FileStatus, InProgress, Result
-from kubescribe_protocol.names import result_path
+from kubescribe_protocol.names import RESULT_HISTORY_INFIX, result_path
 
 log = logging.getLogger("kubescribe.core")
 
 #: ``talk.mp3.result`` of audio that changed is kept as ``talk.mp3.result.replaced-<UTC>``:
 #: not a status file (nothing reads it as one), next to the audio where a person looks.
-HISTORY_INFIX = ".replaced-"
+HISTORY_INFIX = RESULT_HISTORY_INFIX
 
 
 def result_matches(audio: Path) -> bool:
