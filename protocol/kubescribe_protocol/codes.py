@@ -46,6 +46,8 @@ class ErrorCode(StrEnum):
     # A test switch the worker honours (KUBESCRIBE_TEST_FAIL_ATTEMPTS): a transient failure.
     INJECTED_FAILURE = "injected_failure"
     INTERRUPTED = "interrupted"
+    #: The audio was replaced while it was transcribed: the file starts again as new.
+    AUDIO_CHANGED = "audio_changed"
     # Written by the controller about an attempt it watched end badly.
     TIMEOUT = "timeout"
     WORKER_DIED = "worker_died"

@@ -130,6 +130,15 @@ class StatusError(_Model):
         return self.code == code.value
 
 
+class AudioFingerprint(_Model):
+    """What the audio was when an attempt started (:mod:`.fingerprint`): cheap to take
+    and to check, even on a network volume (a stat and at most 2 MiB read)."""
+
+    size: int = Field(ge=0, description="bytes")
+    mtime_ns: int = Field(description="modification time, ns since the epoch")
+    sample_sha256: str = Field(description="sha256 of the size, the first and the last MiB")
+
+
 class Attempt(_Model):
     attempt_number: int = Field(ge=1)
     start_time: Timestamp = Field(default_factory=utc_now)
@@ -147,6 +156,8 @@ class Attempt(_Model):
     #: The deadline this attempt was started with.
     deadline: Timestamp | None = None
     exit_code: int | None = None
+    #: The audio this attempt transcribes (older files: absent, read as null).
+    audio: AudioFingerprint | None = Field(None, description="the audio at the start")
 
 
 #: Extra fields kubescribe adds to an ``.in_progress`` (read and written through
@@ -161,7 +172,8 @@ ADDITIONS_SCHEMA: dict[str, Any] = {
     },
     EARLIER_RUNS: {
         "type": "array",
-        "description": "the runs before each retry out of manual/, oldest first",
+        "description": "the runs before each retry out of manual/, or before the audio "
+        "changed under an attempt, oldest first",
         "items": {
             "type": "object",
             "properties": {
@@ -277,6 +289,16 @@ class ProcessingStats(_Model):
     cpu_time_seconds: float = Field(0.0, ge=0.0)
 
 
+class OutputFile(_Model):
+    """An extra output (``settings.output_formats``) the worker wrote beside the audio."""
+
+    format: OutputFormat
+    name: str = Field(description="the file's name, in the audio's folder")
+    sha256: str = Field(
+        description="of the bytes written: a file that still has them is kubescribe's to replace"
+    )
+
+
 class Result(_Model):
     """``talk.mp3.result``: a finished transcription. Every number is measured."""
 
@@ -290,6 +312,12 @@ class Result(_Model):
     transcription: Transcription
     metadata: ResultMetadata = Field(default_factory=ResultMetadata)
     processing_stats: ProcessingStats | None = None
+    #: The audio this result was made from (older files: absent, read as null).
+    audio: AudioFingerprint | None = Field(None, description="the audio it was made from")
+    #: What it wrote beside the audio (older files: absent, read as none).
+    outputs: list[OutputFile] = Field(
+        default_factory=list, description="the extra outputs written beside the audio"
+    )
 
     @model_validator(mode="after")
     def _fill_duration(self) -> Result:

@@ -10,6 +10,8 @@ from pathlib import Path, PurePosixPath
 
 IN_PROGRESS_SUFFIX = ".in_progress"
 RESULT_SUFFIX = ".result"
+#: A ``.result`` kept as history when its audio changed: ``talk.mp3.result.replaced-<UTC>``.
+RESULT_HISTORY_INFIX = ".replaced-"
 STATUS_SUFFIXES = (IN_PROGRESS_SUFFIX, RESULT_SUFFIX)
 
 #: Folder under the root where files go that need a person. Never scanned.

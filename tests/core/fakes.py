@@ -74,8 +74,11 @@ class FakeExecutor:
 
     def succeed(self, key: AttemptKey, text: str = "hello") -> None:
         audio = self.root / key.path
+        # As the real worker does: the result names the audio its attempt started on.
+        status = read_model(in_progress_path(audio), InProgress)
+        record = status.current() if status is not None else None
         write_model(result_path(audio), Result(filename=audio.name, transcription=Transcription(
-            text=text)))  # fmt: skip
+            text=text), audio=record.audio if record else None))  # fmt: skip
         remove_durably(in_progress_path(audio))
         self._exit(key, 0)
 

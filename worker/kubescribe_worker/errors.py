@@ -15,6 +15,7 @@ RETRY_AFTER: dict[ErrorCode, float | None] = {
     ErrorCode.MODEL_BROKEN: 300.0,
     ErrorCode.INJECTED_FAILURE: 1.0,
     ErrorCode.INTERRUPTED: 0.0,
+    ErrorCode.AUDIO_CHANGED: 0.0,
 }
 DEFAULT_RETRY_AFTER = 30.0
 

@@ -33,7 +33,7 @@ from kubescribe_protocol.models import InProgress, Stage, TranscriptionSettings,
 from kubescribe_protocol.names import result_path
 
 from . import audio as audio_io
-from . import hardware, switches
+from . import audio_check, hardware, switches
 from .errors import Interrupted, Superseded, WorkerError, classify
 from .models import resolve_model
 from .outputs import write_outputs
@@ -144,6 +144,11 @@ def _work(
 
     record = initial.current()
     processing_start = record.start_time if record else initial.start_time
+    # What the audio was at the start (the controller's record; an older one wrote
+    # none): the result is published only if the audio is still that file.
+    started_on = record.audio if record is not None and record.audio is not None else None
+    if started_on is None:
+        started_on = audio_check.taken_now(audio_path)
     requested = initial.settings
     status.progress(Stage.LOADING_MODEL, 0, force=True)
     heartbeat.start()
@@ -211,9 +216,14 @@ def _work(
         ),
     )
 
+    audio_check.hold_for_test(status)
+    result.audio = audio_check.unchanged(audio_path, started_on)
+
     def publish() -> None:
+        # The outputs first: the result records which files are kubescribe's.
+        segments = result.transcription.segments
+        result.outputs = write_outputs(audio_path, segments, requested.output_formats)
         write_model(result_path(audio_path), result)
-        write_outputs(audio_path, result.transcription.segments, requested.output_formats)
 
     heartbeat.stop()
     stopper.publishing = True

@@ -101,6 +101,7 @@ def view_of(ctx: ApiContext, found: Located) -> schemas.TranscriptionView:
     waiting = found.state.value in ("pending", "error")
     view.queue_position = facade.position(found.rel, queue) if waiting else None
     view.eta_seconds = facade.eta_seconds(found, queue)
+    view.holding_still_seconds = facade.holding_still_seconds(found.rel) if waiting else None
     return view
 
 

@@ -150,6 +150,12 @@ class Facade:
         with self.lock:
             return self.controller.view()
 
+    def holding_still_seconds(self, rel: str) -> float | None:
+        """Seconds the file's audio must still hold still before it may start, if it is
+        still changing (being written); None when it does not wait for that."""
+        with self.lock:
+            return self.controller.still_changing().get(rel)
+
     def position(self, rel: str, view: QueueView | None = None) -> int | None:
         """1-based place among waiting files; None when the file does not wait."""
         view = view or self.queue()

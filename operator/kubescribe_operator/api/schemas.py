@@ -55,6 +55,11 @@ class TranscriptionView(BaseModel):
         None, description="seconds until the result is expected (measured realtime factor)"
     )
     realtime_factor: float | None = Field(None, description="what the ETA used")
+    holding_still_seconds: float | None = Field(
+        None,
+        description="the audio is still changing (being written): it starts once it held "
+        "still this many more seconds; null: not waiting for that",
+    )
     error: StatusError | None = None
     links: Links
 

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from kubescribe_protocol.additions import manual_path
 from kubescribe_protocol.atomic import StatusFileError, read_model, remove_durably, write_model
 from kubescribe_protocol.codes import ErrorCode, ExitCode
+from kubescribe_protocol.fingerprint import fingerprint, still_the_same
 from kubescribe_protocol.manual import finish_manual_move, move_to_manual
 from kubescribe_protocol.models import (
     Attempt,
@@ -38,6 +39,7 @@ from kubescribe_protocol.models import (
 from kubescribe_protocol.names import in_progress_path, result_path
 
 from .cancel import write_cancel
+from .changed_audio import keep_result_as_history, result_matches, start_again
 from .deadline import attempt_deadline
 from .events import CoreEvent, EventKind, Observer
 from .executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason, Executor
@@ -68,6 +70,13 @@ SWEEP_INTERVAL = timedelta(seconds=1)
 #: An atomic write takes milliseconds; a temporary file this old belongs to a writer that
 #: was killed mid-write, and nothing will ever rename it.
 ABANDONED_TEMP_SECONDS = 60.0
+#: How often a scan also looks at completed files' audio (a stat each), for audio that
+#: changed after its result was written: a cost bounded on a large root.
+COMPLETED_CHECK_INTERVAL = timedelta(seconds=60)
+#: An API request is a person's word that the file is ready, but a file still being
+#: written must not start: it starts once it held still this long (or stable_seconds,
+#: when shorter).
+REQUEST_STABLE_SECONDS = 5.0
 
 
 @dataclass
@@ -117,6 +126,10 @@ class Controller:
         self._last_sweep: datetime | None = None
         #: Error files judged retryable, by the mtime of the .in_progress judged.
         self._judged: dict[str, int | None] = {}
+        #: When completed files' audio was last looked at (COMPLETED_CHECK_INTERVAL).
+        self._last_completed_check: datetime | None = None
+        #: Queued or failed files whose audio has not held still yet: seconds to go.
+        self._unsettled: dict[str, float] = {}
         #: When False, tick() starts nothing new (a graceful shutdown is under way).
         self.accepting = True
         #: Told of scans, starts, completions, retries and moves to manual/ (the API).
@@ -303,6 +316,9 @@ class Controller:
             held = (now - entry.stable_since).total_seconds()
             if held < self.settings.stable_seconds:
                 waiting[entry.rel] = self.settings.stable_seconds - held
+        for rel, left in self._unsettled.items():
+            if rel in self._open and rel not in self._running:
+                waiting[rel] = left
         return waiting
 
     def _emit(self, event: CoreEvent) -> None:
@@ -313,7 +329,8 @@ class Controller:
                 log.exception("observer failed on %s", event)
 
     def rescan(self) -> None:
-        """Scan now, whatever the interval (benchmarks, tests)."""
+        """Scan now, whatever the interval (benchmarks, tests), completed files too."""
+        self._last_completed_check = None
         self._scan(self.clock())
 
     def stop_all(self, code: ErrorCode = ErrorCode.INTERRUPTED) -> None:
@@ -328,7 +345,13 @@ class Controller:
 
     def _scan(self, now: datetime) -> None:
         began = time.monotonic()
-        result = scan(self.root)
+        check_completed = (
+            self._last_completed_check is None
+            or now - self._last_completed_check >= COMPLETED_CHECK_INTERVAL
+        )
+        if check_completed:
+            self._last_completed_check = now
+        result = scan(self.root, stat_completed=check_completed)
         present: set[str] = set()
         for seen in result.files:
             rel = seen.rel
@@ -344,6 +367,8 @@ class Controller:
                     remove_durably(in_progress_path(self.root / rel))
                     log.info("completed %s (removed a leftover .in_progress)", rel)
                 entry.in_progress_mtime_ns = None
+                if seen.size is not None and rel not in self._running:
+                    self._check_completed(entry, seen.size, seen.mtime_ns, now)
                 continue
             if seen.in_progress_mtime_ns is None:
                 entry.status = entry.in_progress_mtime_ns = None
@@ -378,6 +403,70 @@ class Controller:
             # person rather than overwrite what they wrote.
             log.warning("cannot read %s: %s", rel, exc)
             return None
+
+    def _check_completed(
+        self, entry: Entry, size: int, mtime_ns: int | None, now: datetime
+    ) -> None:
+        """A completed file whose audio changed since the scan last saw it (or, at first
+        sight, since its result was written) is checked against its result's fingerprint."""
+        if (size, mtime_ns) == (entry.size, entry.mtime_ns):
+            return
+        first_sight = entry.size is None
+        entry.size, entry.mtime_ns = size, mtime_ns
+        audio = self.root / entry.rel
+        if first_sight:
+            try:
+                if (mtime_ns or 0) <= result_path(audio).stat().st_mtime_ns:
+                    return  # not touched since its result: no need to read it
+            except OSError:
+                return
+        if not result_matches(audio):
+            self._result_of_other_audio(entry, now)
+
+    def _result_of_other_audio(self, entry: Entry, now: datetime) -> None:
+        """The ``.result`` was not made from the audio there now: keep it as history and
+        take the file as new (it waits to hold still, as any new file)."""
+        audio = self.root / entry.rel
+        kept = keep_result_as_history(audio, now)
+        with contextlib.suppress(FileNotFoundError):
+            remove_durably(in_progress_path(audio))
+        log.warning("%s is not the audio its result was made from: the result is kept as %s, "
+                    "and the file is transcribed again", entry.rel, kept)  # fmt: skip
+        entry.has_result, entry.status, entry.in_progress_mtime_ns = False, None, None
+        entry.size = entry.mtime_ns = entry.stable_since = None
+        with contextlib.suppress(OSError):  # seen now: it must hold still from here
+            stat = audio.stat()
+            entry.size, entry.mtime_ns, entry.stable_since = stat.st_size, stat.st_mtime_ns, now
+        entry.discovered = now
+        self._open[entry.rel] = entry
+        self._dirty = True
+
+    def _held_still(self, entry: Entry, status: InProgress, now: datetime) -> bool:
+        """A queued or failed file starts only once its audio holds still: unchanged since
+        its last attempt started, or for the window (``stable_seconds``; shorter for an
+        API request) by what the controller saw or by its mtime."""
+        try:
+            stat = (self.root / entry.rel).stat()
+        except OSError:
+            return False
+        seen = (stat.st_size, stat.st_mtime_ns)
+        last = status.attempts[-1].audio if status.attempts else None
+        if last is not None and seen == (last.size, last.mtime_ns):
+            self._unsettled.pop(entry.rel, None)
+            return True
+        if seen != (entry.size, entry.mtime_ns) or entry.stable_since is None:
+            entry.size, entry.mtime_ns, entry.stable_since = stat.st_size, stat.st_mtime_ns, now
+        window = self.settings.stable_seconds
+        if status.priority is Priority.API_REQUEST:
+            window = min(window, REQUEST_STABLE_SECONDS)
+        unchanged_for = max(
+            (now - entry.stable_since).total_seconds(), time.time() - stat.st_mtime_ns / 1e9
+        )
+        if unchanged_for >= window:
+            self._unsettled.pop(entry.rel, None)
+            return True
+        self._unsettled[entry.rel] = window - unchanged_for
+        return False
 
     def _finish_journaled_move(self, entry: Entry) -> None:
         target = manual_path(entry.status)
@@ -475,9 +564,10 @@ class Controller:
         if not status.should_continue:
             return False
         if status.status is FileStatus.QUEUED:
-            return True
+            return self._held_still(entry, status, now)
         if status.status is FileStatus.ERROR:
-            return status.error is None or now >= next_attempt_at(status.error)
+            due = status.error is None or now >= next_attempt_at(status.error)
+            return due and self._held_still(entry, status, now)
         # PROCESSING with no attempt of ours: someone else's, or left by a crash that
         # recover() did not see; the stale rule decides.
         return False
@@ -518,6 +608,12 @@ class Controller:
         elif status.status is FileStatus.PROCESSING:
             entry.status = status
             return
+        try:
+            # Which audio this attempt transcribes: its result is accepted only for it.
+            started_on = fingerprint(audio)
+        except OSError as exc:
+            log.warning("not starting %s: %s", rel, exc)
+            return
         number = max([status.attempt, *(r.attempt_number for r in status.attempts)]) + 1
         key = AttemptKey(rel, number)
         deadline = self._deadline(now, rel)
@@ -528,6 +624,7 @@ class Controller:
                 executor=self.executor.name,
                 runner=self.executor.planned_handle(key),
                 deadline=deadline,
+                audio=started_on,
             )
         )
         status.attempt = number
@@ -575,6 +672,12 @@ class Controller:
         audio = self.root / rel
         entry = self._index.get(rel)
         now = self.clock()
+        if result_path(audio).is_file() and not result_matches(audio):
+            # Deleted or replaced after the worker's own check: not this audio's text.
+            self._result_of_other_audio(entry or self._index_new(rel, now), now)
+            if not audio.exists():
+                self._forget(rel)
+            return
         if result_path(audio).is_file():
             remove_durably(in_progress_path(audio))
             self.counters.completed += 1
@@ -591,6 +694,13 @@ class Controller:
             return
         if status is None or status.attempt != end.key.attempt:
             return  # nothing of ours left, or a newer attempt owns the file
+        if not audio.exists():
+            # Deleted while it ran: nothing is left to transcribe or to keep for a person,
+            # and a file saved later under this name is a new file.
+            remove_durably(in_progress_path(audio))
+            self._forget(rel)
+            log.warning("%s was deleted during attempt %d: forgotten", rel, end.key.attempt)
+            return
         record = status.current()
         if record is None:
             record = Attempt(attempt_number=end.key.attempt, start_time=now)
@@ -610,6 +720,15 @@ class Controller:
         if stop_code is ErrorCode.CANCELLED:
             # The worker may have rewritten the file after the cancel: the cancel wins.
             status.should_continue = False
+        if status.should_continue and self._audio_changed(audio, record, error):
+            start_again(status, now)
+            self._write(rel, status)
+            if entry is not None:
+                entry.size = entry.mtime_ns = entry.stable_since = None
+            self._emit(CoreEvent(EventKind.RETRY, rel, end.key.attempt, code=error.code))
+            log.info("%s changed during attempt %d: it starts again as a new file once it "
+                     "holds still", rel, end.key.attempt)  # fmt: skip
+            return
         decision = decide(
             status,
             error,
@@ -632,6 +751,30 @@ class Controller:
         assert decision.not_before is not None
         log.info("%s attempt %d failed (%s); next not before %s", rel, end.key.attempt,
                  error.code, format_clock(decision.not_before, now))  # fmt: skip
+
+    @staticmethod
+    def _audio_changed(audio: Path, record: Attempt, error: StatusError) -> bool:
+        """The worker said so, or the audio is not the file the attempt started on (a
+        failure of other audio says nothing about this one)."""
+        if error.is_code(ErrorCode.AUDIO_CHANGED):
+            return True
+        if record.audio is None:
+            return False
+        try:
+            return still_the_same(audio, record.audio) is None
+        except OSError:
+            return False
+
+    def _index_new(self, rel: str, now: datetime) -> Entry:
+        entry = self._index[rel] = Entry(rel, discovered=now)
+        return entry
+
+    def _forget(self, rel: str) -> None:
+        self._index.pop(rel, None)
+        self._open.pop(rel, None)
+        self._unsettled.pop(rel, None)
+        self._judged.pop(rel, None)
+        self._dirty = True
 
     def _to_manual_stale(self, entry: Entry, status: InProgress, now: datetime) -> None:
         error = StatusError(

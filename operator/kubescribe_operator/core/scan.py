@@ -32,7 +32,8 @@ class Seen:
     has_result: bool
     #: mtime (ns) of the ``.in_progress`` beside it, None when there is none.
     in_progress_mtime_ns: int | None
-    #: Size and mtime of the audio; only for files with no status file (else None).
+    #: Size and mtime of the audio; only for files with no status file, and completed
+    #: ones when asked (else None).
     size: int | None = None
     mtime_ns: int | None = None
 
@@ -58,10 +59,13 @@ def _inside(real_root: str, target: str) -> bool:
     return target == real_root or target.startswith(real_root + os.sep)
 
 
-def scan(root: Path, *, skip_manual: bool = True, prefix: str = "") -> ScanResult:
+def scan(
+    root: Path, *, skip_manual: bool = True, prefix: str = "", stat_completed: bool = False
+) -> ScanResult:
     """Every media file under ``root`` (relative paths with ``/``), skipping ``manual/``
     (unless ``skip_manual`` is False), hidden and temporary names, symlinked folders, and
-    symlinked files that lead out of the root."""
+    symlinked files that lead out of the root. ``stat_completed``: the size and mtime of
+    completed files' audio too (a stat each: the controller asks once a minute)."""
     real_root = os.path.realpath(root)
     files: list[Seen] = []
     orphans: list[str] = []
@@ -113,7 +117,7 @@ def scan(root: Path, *, skip_manual: bool = True, prefix: str = "") -> ScanResul
                 except FileNotFoundError:
                     ip_mtime = None
             seen = Seen(rel=rel, has_result=has_result, in_progress_mtime_ns=ip_mtime)
-            if not has_result and ip_mtime is None:
+            if (not has_result and ip_mtime is None) or (has_result and stat_completed):
                 try:
                     stat = entry.stat()
                 except FileNotFoundError:
