@@ -360,5 +360,11 @@ def test_the_api_values_become_the_operators_settings(
     assert settings.max_upload_mb == api["maxUploadMb"]
     assert settings.openai_wait_seconds == api["openaiWaitSeconds"]
     assert settings.callback_attempts == api["callbackAttempts"]
+    assert settings.callback_allowed_networks == api["callbackAllowedNetworks"]
+    assert settings.api_body_timeout_seconds == api["bodyTimeoutSeconds"]
+    assert settings.api_body_min_bytes_per_second == api["bodyMinBytesPerSecond"]
+    assert settings.api_max_connections == api["maxConnections"]
+    assert settings.api_writes_per_minute == api["writesPerMinute"]
+    assert settings.api_write_burst == api["writeBurst"]
     ttl = values["transcriptions"]["completedTtlSeconds"]
     assert settings.transcription_completed_ttl_seconds == ttl

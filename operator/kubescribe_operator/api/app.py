@@ -22,10 +22,6 @@ volume), follow it, read its transcript, cancel or retry it; and an OpenAI-compa
 """
 
 
-#: Room for the multipart envelope and form fields around an upload of the largest size.
-MULTIPART_SLACK = 64 * 1024
-
-
 def _version() -> str:
     try:
         return version("kubescribe")
@@ -64,18 +60,6 @@ def create_app(ctx: ApiContext | None) -> FastAPI:
             for error in exc.errors()
         )
         return _problem(422, "invalid_parameters", problems or "the request does not validate")
-
-    @app.middleware("http")
-    async def refuse_oversized(request: Request, call_next: Any) -> Any:
-        # A declared length past the limit is refused before the body is read; a body
-        # that lies about its length is cut off while it is stored (uploads.py).
-        length = request.headers.get("content-length", "")
-        if ctx is not None and length.isdigit():
-            limit = ctx.facade.settings.max_upload_mb * 1024 * 1024 + MULTIPART_SLACK
-            if int(length) > limit:
-                return _problem(413, "too_large", f"uploads are limited to "
-                                f"{ctx.facade.settings.max_upload_mb} MiB")  # fmt: skip
-        return await call_next(request)
 
     app.include_router(routes.router)
     app.include_router(openai_compat.router)

@@ -7,7 +7,8 @@ with ``callback_secret``, of ``TIMESTAMP + "." + BODY`` (``TIMESTAMP`` is the
 receiver recomputes it, compares in constant time, and rejects old timestamps.
 
 Deliveries run on their own threads and retry with a doubling backoff: a slow or dead
-receiver never holds up the queue (the core only enqueues).
+receiver never holds up the queue (the core only enqueues). Where a callback may go, and
+how its URL is logged: :mod:`.callback_targets`. Redirects are never followed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from .callback_targets import RefusedTargetError, TargetPolicy, redact
 
 log = logging.getLogger("kubescribe.api.callbacks")
 
@@ -60,7 +63,11 @@ class CallbackSender:
         first_backoff: float = 1.0,
         timeout: float = 10.0,
         sent: Callable[[str], None] = lambda outcome: None,
+        policy: TargetPolicy | None = None,
     ) -> None:
+        self.policy = policy or TargetPolicy([])
+        # httpx logs every request's full URL at INFO: a callback's user, password, query.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         self.secret = secret
         self.attempts = attempts
         self.first_backoff = first_backoff
@@ -90,7 +97,7 @@ class CallbackSender:
 
     def _deliver(self, delivery: Delivery) -> None:
         if self.secret is None:
-            log.warning("no callback_secret: not sending the callback to %s", delivery.url)
+            log.warning("no callback_secret: not sending the callback to %s", redact(delivery.url))
             self.sent("unsigned_dropped")
             return
         body = json.dumps(delivery.summary, separators=(",", ":")).encode("utf-8")
@@ -105,15 +112,25 @@ class CallbackSender:
                 "User-Agent": "kubescribe-callback",
             }
             try:
-                answer = httpx.post(delivery.url, content=body, headers=headers,
-                                    timeout=self.timeout, follow_redirects=False)  # fmt: skip
+                # Checked at every try, after resolution, and sent to the address checked.
+                target = self.policy.target(delivery.url)
+            except RefusedTargetError as exc:
+                log.warning("callback to %s refused: %s", redact(delivery.url), exc)
+                self.sent("refused")
+                return
+            try:
+                pinned = {**headers, "Host": target.host_header}
+                tls = {"sni_hostname": target.server_name}
+                with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
+                    answer = client.post(target.url, content=body, headers=pinned,
+                                         extensions=tls)  # fmt: skip
                 if answer.is_success:
                     self.sent("delivered")
                     return
                 reason = f"HTTP {answer.status_code}"
             except httpx.HTTPError as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            log.warning("callback to %s failed (try %d of %d): %s", delivery.url, attempt,
+                reason = type(exc).__name__  # its text may hold the URL
+            log.warning("callback to %s failed (try %d of %d): %s", redact(delivery.url), attempt,
                         self.attempts, reason)  # fmt: skip
             if attempt < self.attempts and self._stopping.wait(backoff):
                 break

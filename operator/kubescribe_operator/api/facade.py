@@ -7,6 +7,7 @@ into the core below holds it. Reads of the volume alone (a state, a result) need
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +26,10 @@ from ..core.scan import scan
 from ..core.view import ControllerView
 from ..volume.eta import EtaEstimator
 from ..volume.file_actions import ActionError, Located, locate, retry_from_manual
+from .callback_targets import has_secrets, is_redacted, redact
 from .settings import ApiSettings
+
+log = logging.getLogger("kubescribe.api")
 
 #: How old a queue snapshot may be when a status request reads a position from it.
 QUEUE_CACHE_SECONDS = 1.0
@@ -106,7 +110,10 @@ class Facade:
             merged = status.settings.model_dump() | overrides
             status.settings = type(status.settings).model_validate(merged)
         if callback_url is not None:
-            add_callback_url(status, callback_url)
+            # The volume is shared: a URL's user, password and query stay in this
+            # process (self._callbacks); the file keeps only the redacted form.
+            add_callback_url(status, redact(callback_url) if has_secrets(callback_url)
+                             else callback_url)  # fmt: skip
         write_model(path, status)
 
     def cancel(self, rel: str) -> Located:
@@ -204,9 +211,20 @@ class Facade:
         with self._callbacks_lock:
             urls = self._callbacks.pop(rel, [])
         for url in callback_urls(status):
-            if url not in urls:
+            if url not in urls and not self._known_redacted(url, urls):
                 urls.append(url)
         return urls
+
+    @staticmethod
+    def _known_redacted(url: str, urls: list[str]) -> bool:
+        """A redacted URL from the volume: the real one is in ``urls`` when this
+        process took the request; after a restart it is gone (logged)."""
+        if not is_redacted(url):
+            return False
+        if not any(redact(known) == url for known in urls):
+            log.warning("the callback to %s is not sent: its secrets are not kept across "
+                        "restarts", url)  # fmt: skip
+        return True
 
     def load_callbacks(self) -> None:
         """Before the controller's first tick (after a restart): the callback URLs that
@@ -216,4 +234,5 @@ class Facade:
             if seen.in_progress_mtime_ns is None or seen.has_result:
                 continue
             for url in callback_urls(self._status_of(seen.rel)):
-                self._remember_callback(seen.rel, url)
+                if not is_redacted(url):
+                    self._remember_callback(seen.rel, url)

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from pydantic import ValidationError
 
 from kubescribe_protocol.models import ComputeType, Device, Priority, TranscriptionSettings
+from kubescribe_protocol.names import MANUAL_DIR
 from kubescribe_protocol.render import MEDIA_TYPES
 from kubescribe_protocol.state import TERMINAL_STATES
 
@@ -27,6 +28,7 @@ from ..volume.file_actions import (
     transcription_id,
 )
 from . import schemas
+from .callback_targets import RefusedTargetError, TargetPolicy
 from .context import (
     Authorized,
     ClientId,
@@ -80,7 +82,7 @@ def settings_overrides(
     return overrides
 
 
-def check_callback(url: str | None, secret: str | None) -> str | None:
+def check_callback(url: str | None, secret: str | None, allowed: list[str]) -> str | None:
     if url is None or not url.strip():
         return None
     url = url.strip()
@@ -88,7 +90,22 @@ def check_callback(url: str | None, secret: str | None) -> str | None:
         raise ActionError(400, "invalid_callback_url", "an http:// or https:// URL")
     if secret is None:
         raise ActionError(400, "callbacks_disabled", "no callback_secret is configured")
+    try:
+        TargetPolicy(allowed).check_written(url)
+    except RefusedTargetError as exc:
+        raise ActionError(400, "callback_target_refused", str(exc)) from exc
     return url
+
+
+def rel_to_change(file_id: str) -> str:
+    """The path an id names, for a request that changes the file: an id that names a
+    path under ``manual/`` is refused (a file there is changed through the id it had
+    before it went there)."""
+    rel = rel_from_id(file_id)
+    if rel.split("/", 1)[0] == MANUAL_DIR:
+        raise ActionError(400, "manual_id", "this id names a path under manual/; use the id "
+                          "of the file's path before it went there")  # fmt: skip
+    return rel
 
 
 async def named_or_uploaded(ctx: Ctx, file: UploadFile | None, path: str | None) -> str:
@@ -139,7 +156,8 @@ async def create_transcription(
         temperature=temperature, compute_type=compute_type, device=device,
         output_formats=list(output_formats or []),
     )  # fmt: skip
-    callback = check_callback(callback_url, facade.settings.callback_secret)
+    callback = check_callback(callback_url, facade.settings.callback_secret,
+                              facade.settings.callback_allowed_networks)  # fmt: skip
     rel = await named_or_uploaded(ctx, file, path)
     found = await asyncio.to_thread(
         facade.submit, rel, client, overrides=overrides, callback_url=callback
@@ -251,7 +269,7 @@ async def get_events(
     "goes to manual/ (error cancelled)",
 )
 async def cancel_transcription(ctx: Ctx, file_id: str) -> schemas.TranscriptionView:
-    rel = rel_from_id(file_id)
+    rel = rel_to_change(file_id)
     found = await asyncio.to_thread(ctx.facade.cancel, rel)
     return await asyncio.to_thread(view_of, ctx, found)
 
@@ -264,7 +282,7 @@ async def cancel_transcription(ctx: Ctx, file_id: str) -> schemas.TranscriptionV
     summary="Take a file back out of manual/, queued first with a fresh budget of attempts",
 )
 async def retry_transcription(ctx: Ctx, client: ClientId, file_id: str) -> JSONResponse:
-    rel = rel_from_id(file_id)
+    rel = rel_to_change(file_id)
     found = await asyncio.to_thread(ctx.facade.retry, rel, client)
     return _accepted(found.rel, found.state.value, client)
 

@@ -12,9 +12,11 @@ import uvicorn
 from ..core.controller import Controller
 from .app import create_app
 from .auth import TokenSet
+from .callback_targets import TargetPolicy
 from .callbacks import CallbackSender
 from .context import ApiContext
 from .facade import Facade
+from .guard import MULTIPART_SLACK, Guard, GuardLimits
 from .metrics import Metrics
 from .notifications import Notifier
 from .settings import ApiSettings
@@ -40,12 +42,21 @@ class ApiServer:
             settings.callback_secret,
             attempts=settings.callback_attempts,
             sent=lambda outcome: self.metrics.callbacks.labels(outcome).inc(),
+            policy=TargetPolicy(settings.callback_allowed_networks),
         )
         self.notifier = Notifier(self.facade, self.metrics, self.sender)
         controller.observers.append(self.notifier.observe)
         self.app = create_app(ApiContext(self.facade, self.tokens, self.metrics))
+        limits = GuardLimits(
+            max_body_bytes=int(settings.max_upload_mb * 1024 * 1024) + MULTIPART_SLACK,
+            body_timeout_seconds=settings.api_body_timeout_seconds,
+            body_min_bytes_per_second=settings.api_body_min_bytes_per_second,
+            writes_per_minute=settings.api_writes_per_minute,
+            write_burst=settings.api_write_burst,
+        )
         config = uvicorn.Config(
-            self.app,
+            Guard(self.app, self.tokens, limits),
+            limit_concurrency=settings.api_max_connections,
             host=settings.api_host,
             port=settings.api_port,
             log_level="warning",

@@ -39,3 +39,35 @@ class ApiSettings(CoreSettings):
     openai_wait_seconds: float = Field(
         3600.0, gt=0, description="how long POST /v1/audio/transcriptions waits for a result"
     )
+    api_body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="seconds a request body may take before it must keep up "
+        "api_body_min_bytes_per_second (a stalled or trickling client gets 408)",
+    )
+    api_body_min_bytes_per_second: float = Field(
+        16384.0,
+        gt=0,
+        description="slowest average rate a request body may arrive at after "
+        "api_body_timeout_seconds (16 KiB/s: a 128 kbit/s link)",
+    )
+    api_max_connections: int = Field(
+        256,
+        ge=1,
+        description="connections and requests the API serves at once; more get 503 "
+        "(well under the usual 1024 open files, leaving room for the volume and workers)",
+    )
+    api_writes_per_minute: float = Field(
+        120.0,
+        ge=0,
+        description="write requests (POST, DELETE) one client (token and address) may make "
+        "a minute, after a burst of api_write_burst; more get 429 (0: no limit)",
+    )
+    api_write_burst: int = Field(
+        30, ge=1, description="write requests one client may make at once before the rate applies"
+    )
+    callback_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="hosts or networks (CIDR) callbacks may go to although they are loopback, "
+        'link-local, private or cluster-internal (JSON list), e.g. ["10.1.2.0/24"]',
+    )

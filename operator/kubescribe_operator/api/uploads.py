@@ -31,6 +31,7 @@ from kubescribe_protocol.names import (
 )
 
 from ..volume.file_actions import ActionError, check_rel
+from ..volume.paths import MAX_NAME_BYTES
 
 CHUNK = 1 << 20
 #: Longest file name kept from a client.
@@ -52,6 +53,8 @@ def safe_upload_name(name: str | None) -> str:
         raise ActionError(400, "hidden_name", "hidden and temporary names are not taken")
     if len(name) > MAX_NAME_CHARS:
         raise ActionError(400, "invalid_filename", f"names up to {MAX_NAME_CHARS} characters")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise ActionError(400, "name_too_long", f"names up to {MAX_NAME_BYTES} bytes in UTF-8")
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in MEDIA_EXTENSIONS:
         raise ActionError(415, "unsupported_extension", f"not a media extension: {suffix!r}")

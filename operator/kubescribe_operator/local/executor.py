@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -96,6 +96,17 @@ def _parent(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
+#: The controller's secrets a worker has no use for (settings read from the environment,
+#: in any case): a worker runs ffmpeg and a model on a client's file.
+SECRET_VARIABLES = frozenset({"KUBESCRIBE_API_TOKENS", "KUBESCRIBE_CALLBACK_SECRET"})
+
+
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The controller's environment less :data:`SECRET_VARIABLES`."""
+    return {name: value for name, value in environ.items()
+            if name.upper() not in SECRET_VARIABLES}  # fmt: skip
+
+
 class LocalExecutor:
     name = "local"
 
@@ -123,7 +134,7 @@ class LocalExecutor:
         existing = self._procs.get(spec.key)
         if existing is not None and existing.poll() is None:
             return str(existing.pid)
-        env = {**os.environ, **(self.env or {}), **spec.env}
+        env = {**worker_environment(os.environ), **(self.env or {}), **spec.env}
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_name = spec.key.path.replace("/", "__") + f".attempt-{spec.key.attempt}.log"
         output: IO[bytes]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
+import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -24,7 +26,9 @@ from kubescribe_protocol.render import RENDERERS
 from kubescribe_protocol.state import FileState, file_state
 
 from ..core.cancel import write_cancel
-from .paths import MAX_PATH_CHARS, PathProblem, path_problems
+from .paths import MAX_NAME_BYTES, MAX_PATH_CHARS, PathProblem, path_problems
+
+log = logging.getLogger("kubescribe.volume")
 
 
 class ActionError(Exception):
@@ -72,6 +76,9 @@ def check_rel(rel: str, *, allow_manual: bool = False) -> str:
         raise ActionError(400, "invalid_path", "the path must be relative to the root")
     if PathProblem.TRAVERSAL in problems:
         raise ActionError(400, "path_traversal", "the path must not contain '.', '..' or '//'")
+    if PathProblem.NAME_TOO_LONG in problems:
+        raise ActionError(400, "name_too_long", f"each part of the path: at most "
+                          f"{MAX_NAME_BYTES} bytes in UTF-8")  # fmt: skip
     if PathProblem.HIDDEN in problems:
         raise ActionError(400, "hidden_name", "hidden and temporary names are not taken")
     if PathProblem.MANUAL in problems and not allow_manual:
@@ -90,10 +97,31 @@ def check_no_symlink(root: Path, rel: str) -> None:
         current = current / part
         try:
             mode = os.lstat(current).st_mode
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                raise ActionError(400, "name_too_long", "the path is too long for the "
+                                  "volume") from exc  # fmt: skip
+            raise
         if stat.S_ISLNK(mode):
             raise ActionError(400, "symlink", "symbolic links are not followed")
+
+
+def check_status_files(root: Path, rel: str) -> None:
+    """:class:`ActionError` 409 when a status file of ``rel`` (beside it or in
+    ``manual/``) is a symbolic link or not a regular file: what it points at may be
+    outside the root, and is never read for a client."""
+    for audio in (root / rel, root / MANUAL_DIR / rel):
+        for status in (result_path(audio), in_progress_path(audio)):
+            try:
+                mode = os.lstat(status).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if not stat.S_ISREG(mode):
+                log.warning("%s is a symbolic link or not a regular file: not read", status)
+                raise ActionError(409, "unsafe_status_file", f"a status file of {rel} is a "
+                                  "symbolic link or not a regular file; see the log")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- lookups
@@ -114,10 +142,11 @@ class Located:
 def locate(root: Path, rel: str) -> Located:
     """The file's state and status files (its ``manual/`` copy when it went there)."""
     check_no_symlink(root, rel)
+    check_status_files(root, rel)
     try:
         state = file_state(root, rel)
     except StatusFileError as exc:
-        raise ActionError(409, "unreadable_status", str(exc)) from exc
+        raise _unreadable(rel, exc) from exc
     if state is FileState.NOT_FOUND:
         raise ActionError(404, "not_found", f"no file {rel} under the root or in manual/")
     where = f"{MANUAL_DIR}/{rel}" if state is FileState.MANUAL else rel
@@ -130,8 +159,16 @@ def locate(root: Path, rel: str) -> Located:
         else:
             found.status = read_model(in_progress_path(root / where), InProgress)
     except StatusFileError as exc:
-        raise ActionError(409, "unreadable_status", str(exc)) from exc
+        raise _unreadable(rel, exc) from exc
     return found
+
+
+def _unreadable(rel: str, exc: StatusFileError) -> ActionError:
+    """The 409 of a status file that does not read: the details (its absolute path,
+    parts of its content) go to the log, not to the client."""
+    log.warning("a status file of %s cannot be read: %s", rel, exc)
+    return ActionError(409, "unreadable_status", f"a status file of {rel} cannot be read; "
+                       "see the controller's log")  # fmt: skip
 
 
 def render_result(result: Result, fmt: str) -> str:

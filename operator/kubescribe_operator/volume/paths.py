@@ -13,6 +13,10 @@ from kubescribe_protocol.names import MANUAL_DIR, is_hidden_or_temporary, is_med
 
 #: Longest relative path a client may name.
 MAX_PATH_CHARS = 1024
+#: Longest name of one part of a path, in UTF-8 bytes: file systems allow 255, and the
+#: status files and their temporary files add up to 37 (``.kubescribe-tmp-``, ``.in_progress``,
+#: ``.XXXXXXXX``) and a ``(N)`` that keeps an upload from replacing a file.
+MAX_NAME_BYTES = 200
 
 
 class PathProblem(StrEnum):
@@ -28,6 +32,8 @@ class PathProblem(StrEnum):
     MANUAL = "manual"
     #: Not an audio or video extension.
     EXTENSION = "extension"
+    #: A part longer than :data:`MAX_NAME_BYTES`.
+    NAME_TOO_LONG = "name_too_long"
 
 
 def path_problems(rel: str) -> set[PathProblem]:
@@ -45,6 +51,8 @@ def path_problems(rel: str) -> set[PathProblem]:
         problems.add(PathProblem.HIDDEN)
     if parts[0] == MANUAL_DIR:
         problems.add(PathProblem.MANUAL)
+    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in parts):
+        problems.add(PathProblem.NAME_TOO_LONG)
     if not is_media_name(parts[-1]):
         problems.add(PathProblem.EXTENSION)
     return problems
