@@ -33,7 +33,11 @@ def api(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[S
     root = tmp_path_factory.mktemp("api-root")
     log = tmp_path_factory.mktemp("api-log") / "run.log"
     server = start_server(
-        root, model_dir, log, KUBESCRIBE_MAX_UPLOAD_MB="3", KUBESCRIBE_RETRY_BACKOFF_SECONDS="1",
+        root,
+        model_dir,
+        log,
+        KUBESCRIBE_MAX_UPLOAD_MB="3",
+        KUBESCRIBE_RETRY_BACKOFF_SECONDS="1",
         # The test's callback receiver listens on loopback, refused by default.
         KUBESCRIBE_CALLBACK_ALLOWED_NETWORKS='["127.0.0.1/32"]',
     )
