@@ -57,6 +57,11 @@ class RawRequest:
             time.sleep(0.05)
         return self.status()
 
+    def wait_answer(self, timeout: float) -> int | None:
+        """The status of a whole answer: the server closed the connection after it."""
+        self.closed.wait(timeout)
+        return self.status()
+
     def close(self) -> None:
         self.sock.close()
 

@@ -75,7 +75,7 @@ def test_an_upload_without_a_token_is_refused_before_its_body(guarded: Server) -
                      extra={"Transfer-Encoding": "chunked"})  # fmt: skip
     request = RawRequest(guarded.url, head)
     try:
-        assert request.wait_status(30) == 401, request.answer
+        assert request.wait_answer(30) == 401, request.answer
         assert b'"unauthorized"' in request.answer
         assert request.sent == 0
     finally:
@@ -83,7 +83,7 @@ def test_an_upload_without_a_token_is_refused_before_its_body(guarded: Server) -
     wrong = RawRequest(guarded.url, post_head(guarded.url, "/v1/audio/transcriptions",
                        token="not-a-token", extra={"Content-Length": "40000000"}))  # fmt: skip
     try:
-        assert wrong.wait_status(30) == 401, wrong.answer
+        assert wrong.wait_answer(30) == 401, wrong.answer
     finally:
         wrong.close()
     assert stored_uploads(guarded) == []
@@ -107,7 +107,7 @@ def test_a_chunked_upload_past_the_limit_gets_413_while_it_is_sent(guarded: Serv
                 break
         # The limit is 1 MiB: the server answered and stopped reading long before 40 MiB
         # (what it had not read stays in the socket buffers, a few MiB at most).
-        assert request.wait_status(30) == 413, request.answer[:300]
+        assert request.wait_answer(30) == 413, request.answer[:300]
         assert b'"too_large"' in request.answer
         assert request.sent < total // 2, request.sent
     finally:
@@ -128,9 +128,9 @@ def test_a_trickling_body_is_cut_off_with_408(guarded: Server) -> None:
         # 10 bytes every 0.2 s: far below 1000 bytes/s, after the 2 s allowed.
         while request.status() is None and time.monotonic() < ends and request.send(b"x" * 10):
             time.sleep(0.2)
-        assert request.wait_status(30) == 408, request.answer
+        assert request.wait_answer(30) == 408, request.answer
         assert b'"body_timeout"' in request.answer
-        assert request.closed.wait(30), "the connection stays open"
+        assert request.closed.is_set(), "the connection stays open"
     finally:
         request.close()
 
@@ -294,3 +294,16 @@ def test_callback_secrets_stay_off_the_volume_and_out_of_the_log(
     log = api.log.read_text(errors="replace")
     assert "pw-SECRET" not in log and "QUERYSECRET" not in log
     assert "callback to http://REDACTED@127.0.0.1" in log  # the failed first try
+
+
+def test_a_stream_outlives_the_body_timeout(guarded: Server) -> None:
+    # The body timeout (2 s here) ends with the body: an event stream runs its course.
+    (guarded.root / "manual").mkdir(exist_ok=True)
+    (guarded.root / "manual" / "s.wav").write_bytes(b"RIFF....")
+    events = f"/v1/transcriptions/{file_id('manual/s.wav')}/events"
+    with (
+        client(guarded, "result") as http,
+        http.stream("GET", events, params={"timeout": 5}) as stream,
+    ):
+        lines = [line for line in stream.iter_lines() if line.startswith("event:")]
+    assert lines[-1] == "event: timeout", lines

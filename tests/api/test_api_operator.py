@@ -44,7 +44,7 @@ def cluster(tmp_path: Path, model_dir: Path) -> Iterator[tuple[Path, str, Kubele
                 "scan_interval_seconds": "0.3", "parallel": "1",
                 "worker_image": "kubescribe-worker:test", "defaults": json.dumps(DEFAULTS),
                 "api_enabled": "true", "api_host": "127.0.0.1", "api_port": str(port),
-                "api_tokens": json.dumps([TOKEN]),
+                "api_tokens": json.dumps([TOKEN]), "callback_secret": "operator-callback-secret",
             }  # fmt: skip
             env |= {f"KUBESCRIBE_{name.upper()}": value for name, value in settings.items()}
             env["KUBECONFIG"] = str(kubeconfig)
@@ -99,3 +99,31 @@ def test_operator_api_runs_a_request_as_a_job_and_cancels_one(
         metrics = http.get("/metrics").text
         assert 'kubescribe_attempts_total{outcome="completed",reason="none"} 1.0' in metrics
         assert 'kubescribe_attempts_total{outcome="manual",reason="cancelled"} 1.0' in metrics
+
+
+def test_operator_api_guards_bodies_callbacks_and_manual_ids(
+    cluster: tuple[Path, str, Kubelet],
+) -> None:
+    """Issue 14's API checks hold in ``kubescribe operator --api`` too (the same server)."""
+    from api.rawhttp import RawRequest, post_head
+
+    root, url, _kubelet = cluster
+    request = RawRequest(url, post_head(url, "/v1/transcriptions", token=None,
+                                        extra={"Transfer-Encoding": "chunked"}))  # fmt: skip
+    try:
+        assert request.wait_status(30) == 401, request.answer  # before any of the body
+    finally:
+        request.close()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+        refused = http.post("/v1/transcriptions", data={
+            "path": "nothing.wav", "callback_url": "http://kubernetes.default.svc/x"})  # fmt: skip
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["code"] == "callback_target_refused"
+        (root / "manual").mkdir(exist_ok=True)
+        (root / "manual" / "m.wav").write_bytes(b"RIFF....")
+        manual = http.delete(f"/v1/transcriptions/{file_id('manual/m.wav')}")
+        assert manual.status_code == 400 and manual.json()["error"]["code"] == "manual_id"
+        long = http.post("/v1/transcriptions", data={"path": "a" * 300 + ".mp3"})
+        assert long.status_code == 400 and long.json()["error"]["code"] == "name_too_long"
+    assert sorted(path.name for path in (root / "manual").iterdir()) == ["m.wav"]

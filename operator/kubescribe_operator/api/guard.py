@@ -151,7 +151,7 @@ class Guard:
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         limits = self.limits
         started = time.monotonic()
-        state = {"received": 0, "answered": False, "refused": False}
+        state = {"received": 0, "answered": False, "refused": False, "complete": False}
 
         async def guarded_send(message: Message) -> None:
             if state["refused"]:
@@ -169,6 +169,8 @@ class Guard:
         async def guarded_receive() -> Message:
             if state["refused"]:
                 return {"type": "http.disconnect"}
+            if state["complete"]:
+                return await receive()  # after the body: a disconnect, whenever it comes
             # Allowed so far: the timeout, plus what the minimum rate grants for the
             # bytes received (a large upload at a fair rate is never cut off).
             received = int(state["received"])
@@ -181,6 +183,7 @@ class Guard:
                                   f"(at least {limits.body_min_bytes_per_second:.0f} bytes/s after "
                                   f"{limits.body_timeout_seconds:g} s)")  # fmt: skip
             if message["type"] == "http.request":
+                state["complete"] = not message.get("more_body", False)
                 state["received"] = received + len(message.get("body", b""))
                 if int(state["received"]) > limits.max_body_bytes:
                     await refuse_body(413, "too_large",
