@@ -135,6 +135,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         413: "the upload is larger than max_upload_mb",
         415: "the upload is not audio, or its extension is not a media one",
         422: "a parameter does not validate",
+        429: "too many write requests from this client: retry after Retry-After seconds",
         503: "the controller is starting, or this operator is a standby",
     }.items()
 }
@@ -145,5 +146,5 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def write_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """Errors of a request that writes (refused by a standby)."""
-    return errors(503, *codes)
+    """Errors of a request that writes (refused by a standby, rate limited)."""
+    return errors(429, 503, *codes)
