@@ -19,7 +19,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .models import CALLBACK_URLS, EARLIER_RUNS, MANUAL_PATH, Attempt, InProgress, StatusError
+from .models import (
+    CALLBACK_URLS,
+    EARLIER_RUNS,
+    MANUAL_PATH,
+    Attempt,
+    InProgress,
+    StatusError,
+    format_time,
+)
 
 __all__ = ["CALLBACK_URLS", "EARLIER_RUNS", "MANUAL_PATH", "EarlierRun"]
 
@@ -29,7 +37,8 @@ class EarlierRun(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    #: When the retry happened (ISO 8601 as ``datetime.isoformat`` writes it).
+    #: When the retry happened (ISO 8601, ``...Z`` like every other time; older files
+    #: wrote ``+00:00``, which reads the same).
     retried_at: datetime
     attempts: list[Attempt]
     error: StatusError | None = None
@@ -77,7 +86,7 @@ def add_earlier_run(status: InProgress, retried_at: datetime) -> None:
     runs = list(extra.get(EARLIER_RUNS) or [])
     runs.append(
         {
-            "retried_at": retried_at.isoformat(),
+            "retried_at": format_time(retried_at),
             "attempts": [record.model_dump(mode="json") for record in status.attempts],
             "error": status.error.model_dump(mode="json") if status.error else None,
         }

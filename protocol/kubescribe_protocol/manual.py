@@ -14,7 +14,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from .additions import manual_path, set_manual_path
-from .atomic import fsync_dir, read_model, write_model
+from .atomic import StatusFileError, fsync_dir, read_model, write_model
 from .models import InProgress
 from .names import MANUAL_DIR, in_progress_path
 
@@ -92,3 +92,16 @@ def finish_manual_move(root: Path, rel: str, target: str) -> None:
     status_file = in_progress_path(audio)
     if status_file.exists():
         _move_no_overwrite(status_file, in_progress_path(moved))
+    _drop_journal(in_progress_path(moved))
+
+
+def _drop_journal(status_file: Path) -> None:
+    # The move is over: manual_path says only that a move is under way (a crash before
+    # this write leaves it, which is harmless: the move is finished either way).
+    try:
+        status = read_model(status_file, InProgress)
+    except StatusFileError:
+        return  # not ours to rewrite; the audio and this file are in manual/ all the same
+    if status is not None and manual_path(status) is not None:
+        set_manual_path(status, None)
+        write_model(status_file, status)

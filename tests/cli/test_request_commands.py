@@ -11,7 +11,8 @@ from pathlib import Path
 
 from speechkit import speak
 
-from kubescribe_protocol.models import InProgress, Priority
+from kubescribe_protocol.manual import move_to_manual
+from kubescribe_protocol.models import Attempt, FileStatus, InProgress, Priority
 from kubescribe_protocol.names import in_progress_path
 
 
@@ -77,3 +78,30 @@ def test_bad_paths_are_refused(tmp_path: Path) -> None:
     linked = kubescribe("cancel", "link.wav", "--root", str(root))
     assert linked.returncode == 2 and "symlink" in linked.stderr
     assert not in_progress_path(outside).exists()
+
+
+def test_retry_from_the_parent_folder_finds_the_root_from_the_path(tmp_path: Path) -> None:
+    # A root no controller has run on yet (no .kubescribe/): the folder above manual/.
+    root = tmp_path / "watch"
+    audio = speak(root / "phone.wav", "Call me back.")
+    failed = InProgress(filename="phone.wav", path="phone.wav", status=FileStatus.ERROR,
+                        attempt=3, attempts=[Attempt(attempt_number=n, status="failed")
+                                             for n in (1, 2, 3)])  # fmt: skip
+    move_to_manual(root, "phone.wav", failed)
+
+    retried = kubescribe("retry", "watch/manual/phone.wav", cwd=tmp_path)
+    assert retried.returncode == 0, retried.stderr
+    assert audio.is_file() and not (root / "manual/phone.wav").exists()
+    assert not (tmp_path / "phone.wav").exists()
+    back = InProgress.model_validate_json(in_progress_path(audio).read_text())
+    # A fresh run: no attempt yet, and its number says so.
+    assert back.attempt == 0 and back.attempts == []
+    retried_at = json.loads(in_progress_path(audio).read_text())["earlier_runs"][0]["retried_at"]
+    assert retried_at.endswith("Z") and "+00:00" not in retried_at
+
+
+def test_a_path_whose_root_cannot_be_told_asks_for_root(tmp_path: Path) -> None:
+    loose = speak(tmp_path / "somewhere" / "x.wav", "Where am I?")
+    cancelled = kubescribe("cancel", "somewhere/x.wav", cwd=tmp_path)
+    assert cancelled.returncode == 2 and "--root" in cancelled.stderr
+    assert not in_progress_path(loose).exists()

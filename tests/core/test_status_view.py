@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kubescribe_operator.volume.status_view import collect, main
@@ -112,3 +113,29 @@ def test_status_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
         assert len(done.stdout.splitlines()) == 3
         assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
         assert done.returncode == 0, done.stderr
+
+
+def test_an_interrupted_file_is_retried_first_and_shown_as_interrupted(tmp_path: Path) -> None:
+    # Two files queued long ago, then one whose attempt a Ctrl-C stopped: the README
+    # promises it "at once", so it is first, and it reads as interrupted, not failed.
+    start = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    for index, name in enumerate(("long1.mp3", "long2.mp3")):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (1_000_000, 1_000_000))
+        write_model(in_progress_path(tmp_path / name), InProgress(
+            filename=name, status=FileStatus.QUEUED,
+            start_time=start + timedelta(minutes=index)))  # fmt: skip
+    (tmp_path / "stopped.mp3").write_bytes(b"x")
+    os.utime(tmp_path / "stopped.mp3", (1_000_000, 1_000_000))
+    write_model(in_progress_path(tmp_path / "stopped.mp3"), InProgress(
+        filename="stopped.mp3", status=FileStatus.ERROR, attempt=1,
+        start_time=start + timedelta(hours=1),
+        error=StatusError(code="interrupted", message="kubescribe stopped the attempt",
+                          retry_after=0)))  # fmt: skip
+    rows = {row.path: row for row in collect(tmp_path)}
+    assert rows["stopped.mp3"].position == 1
+    assert (rows["long1.mp3"].position, rows["long2.mp3"].position) == (2, 3)
+    out = io.StringIO()
+    main(tmp_path, as_json=False, out=out)
+    (line,) = [line for line in out.getvalue().splitlines() if "stopped.mp3" in line]
+    assert "interrupted" in line and "failed" not in line

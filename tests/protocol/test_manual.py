@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kubescribe_protocol.additions import manual_path
 from kubescribe_protocol.atomic import read_model, write_model
 from kubescribe_protocol.manual import finish_manual_move, move_to_manual, read_manual_status
 from kubescribe_protocol.models import Attempt, FileStatus, InProgress, StatusError
@@ -32,6 +33,8 @@ def test_move_keeps_path_and_history(tmp_path: Path) -> None:
     assert (tmp_path / target).read_bytes() == b"audio bytes"
     moved = read_model(in_progress_path(tmp_path / target), InProgress)
     assert moved is not None and len(moved.attempts) == 3
+    # manual_path is only for a move under way; a finished move does not keep it.
+    assert "manual_path" not in in_progress_path(tmp_path / target).read_text()
     assert not audio.exists() and not in_progress_path(audio).exists()
     assert file_state(tmp_path, rel) is FileState.MANUAL
 
@@ -61,6 +64,8 @@ def test_interrupted_move_is_finished_from_the_journal(tmp_path: Path) -> None:
     finish_manual_move(tmp_path, "talk.mp3", "manual/talk.mp3")  # idempotent
     assert in_progress_path(tmp_path / "manual" / "talk.mp3").is_file()
     assert not in_progress_path(audio).exists()
+    finished = read_model(in_progress_path(tmp_path / "manual" / "talk.mp3"), InProgress)
+    assert finished is not None and manual_path(finished) is None  # the journal is closed
 
 
 def test_status_of_a_file_whose_move_is_under_way(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ are 300 MB); each "image" is a folder of its own, removed as an upgrade removes 
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import sys
@@ -156,3 +157,20 @@ def test_kubescribe_models_on_a_folder_it_cannot_write_says_so(tmp_path: Path) -
     result = _kubescribe_models(models)
     assert result.returncode == 1
     assert f"kubescribe models: cannot fill {models}" in result.stderr, result.stderr
+
+
+def test_joining_the_base_model_says_where_it_went(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The worker's default cache (~/.cache/kubescribe/models) lies outside the root and
+    # the model directory: the one write of ~139 MB there is said in the log.
+    _use(monkeypatch, _image(tmp_path, "one"))
+    cache = tmp_path / "cache"
+    with caplog.at_level(logging.INFO, logger="kubescribe_worker"):
+        assert bundled.bundled_model("base", cache) == cache / "base"
+    said = [record.getMessage() for record in caplog.records]
+    assert any(str(cache / "base" / "model.bin") in line and "MB" in line for line in said)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="kubescribe_worker"):
+        bundled.bundled_model("base", cache)  # joined already: nothing to say
+    assert not [r for r in caplog.records if "joined" in r.getMessage()]

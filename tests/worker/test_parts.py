@@ -8,19 +8,26 @@ import math
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from kubescribe_protocol.codes import ErrorCode
-from kubescribe_protocol.models import Segment, Stage
+from kubescribe_protocol.models import Segment, Stage, TranscriptionSettings
 from kubescribe_protocol.names import in_progress_path
 from kubescribe_protocol.render import render_srt, render_txt, render_vtt
 from kubescribe_worker import status as status_module
 from kubescribe_worker.errors import Superseded, WorkerError
 from kubescribe_worker.models import resolve_model
-from kubescribe_worker.result import overall_confidence, segment_confidence
+from kubescribe_worker.result import (
+    Measurements,
+    build_result,
+    overall_confidence,
+    segment_confidence,
+)
 from kubescribe_worker.status import FencedStatus
+from kubescribe_worker.transcript import TranscribedSegment, Transcript
 
 from .workerkit import claim
 
@@ -91,6 +98,27 @@ def test_confidence_is_the_mean_token_probability_weighted_by_duration() -> None
     ]
     assert overall_confidence(segments) == pytest.approx((3 * 0.9 + 1 * 0.5) / 4)
     assert overall_confidence([]) is None
+
+
+def test_measured_figures_are_rounded_and_one_segment_shows_one_confidence() -> None:
+    start = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    measured = Measurements(
+        processing_start=start, processing_end=start + timedelta(seconds=20.123456789),
+        duration_seconds=3.3000000000000003, model_name="tiny", model_size_mb=75,
+        model_load_seconds=1.2345678, attempt=1, memory_peak_mb=812.33333333,
+        cpu_time_seconds=17.150000000000002,
+    )  # fmt: skip
+    transcript = Transcript([TranscribedSegment(0.031, 1.7, "Hello.", math.log(0.81234567))], "en")
+    result = build_result(filename="a.wav", rel="a.wav", settings=TranscriptionSettings(),
+                          transcript=transcript, measured=measured)  # fmt: skip
+    data = json.loads(result.model_dump_json())
+    assert data["processing_stats"]["cpu_time_seconds"] == 17.15
+    assert data["processing_stats"]["memory_peak_mb"] == 812.3
+    assert data["processing_time_seconds"] == 20.123
+    assert data["duration_seconds"] == data["metadata"]["duration_seconds"] == 3.3
+    assert data["metadata"]["model_info"]["load_time_seconds"] == 1.235
+    segment = data["transcription"]["segments"][0]["confidence"]
+    assert segment == data["metadata"]["confidence"] == 0.8123
 
 
 def test_subtitle_formats() -> None:

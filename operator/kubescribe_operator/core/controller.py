@@ -579,6 +579,9 @@ class Controller:
             queued_since=status.start_time if status is not None else entry.discovered,
             rel=entry.rel,
             mtime_ns=entry.mtime_ns or 0,
+            interrupted=status is not None
+            and status.error is not None
+            and status.error.code == ErrorCode.INTERRUPTED.value,
         )
 
     def _start_ready(self, now: datetime) -> None:

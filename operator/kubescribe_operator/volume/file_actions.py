@@ -228,6 +228,7 @@ def retry_from_manual(root: Path, rel: str, client_id: str | None = None) -> InP
     set_manual_path(status, None)
     add_earlier_run(status, now)
     status.attempts = []
+    status.attempt = 0  # a fresh run: its first attempt is 1 again, as attempts is empty
     status.error = None
     status.progress = None
     status.status = FileStatus.QUEUED

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kubescribe_protocol.atomic import StatusFileError, read_model
+from kubescribe_protocol.codes import ErrorCode
 from kubescribe_protocol.models import InProgress, Priority, Result
 from kubescribe_protocol.names import in_progress_path, result_path
 
@@ -29,6 +30,7 @@ class Row(Protocol):
     path: str
     state: str
     priority: str | None
+    error_code: str | None
     percentage: int | None
     position: int | None
     eta_seconds: float | None
@@ -79,9 +81,11 @@ def add_estimates(root: Path, rows: Sequence[Row], parallel: int | None = None) 
     running = [row for row in rows if row.state == "processing"]
     if not waiting and not running:
         return
+    interrupted = ErrorCode.INTERRUPTED.value
     waiting.sort(key=lambda row: queue_key(api_request=row.priority == Priority.API_REQUEST.value,
                                            queued_since=_queued_since(root, row.path),
-                                           rel=row.path))  # fmt: skip
+                                           rel=row.path,
+                                           interrupted=row.error_code == interrupted))  # fmt: skip
     for number, row in enumerate(waiting, start=1):
         row.position = number
     for row in running:

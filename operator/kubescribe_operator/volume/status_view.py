@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kubescribe_protocol.atomic import StatusFileError, read_model
+from kubescribe_protocol.codes import ErrorCode
 from kubescribe_protocol.manual import read_manual_status
 from kubescribe_protocol.models import InProgress, format_time
 from kubescribe_protocol.names import MANUAL_DIR, in_progress_path
@@ -145,6 +146,8 @@ def _queue_detail(row: FileRow) -> str:
 def _state_detail(row: FileRow) -> str:
     if row.state == FileState.PROCESSING.value:
         return f"attempt {row.attempt}, {row.stage or 'starting'} {row.percentage or 0}%"
+    if row.state == FileState.ERROR.value and row.error_code == ErrorCode.INTERRUPTED.value:
+        return f"attempt {row.attempt} interrupted (kubescribe was stopped); retried first"
     if row.state == FileState.ERROR.value:
         return f"attempt {row.attempt} failed: {row.error_code}; next attempt {row.next_attempt}"
     if row.state == FileState.MANUAL.value:
