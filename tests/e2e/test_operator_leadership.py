@@ -102,6 +102,7 @@ def test_kill_9_of_the_leader_mid_batch_the_standby_takes_over_and_adopts_the_jo
     running = running_jobs(deployed)
     assert {record.name for record in before.values()} == running
 
+    assert "kubescribe.core" not in second.output()  # the standby's core did nothing
     first.kill()
     # The Lease is the dead leader's, unrenewed, until it expires; then the standby's.
     last_renewal, _ = lease_times(release)
@@ -127,6 +128,8 @@ def test_kill_9_of_the_leader_mid_batch_the_standby_takes_over_and_adopts_the_jo
         "the batch completed",
         log=logs,
     )
+    # The file no Job had yet was the new leader's to start.
+    assert "starting batch/c.wav (attempt 1)" in second.output()
     records = deployed.jobs.jobs()
     assert deployed.jobs.doubled() == {}
     assert sorted((r.path, r.attempt) for r in records) == [(rel, 1) for rel in files]
