@@ -70,10 +70,22 @@ def running_jobs(deployed: Deployed) -> set[str]:
     }
 
 
+@pytest.mark.parametrize(
+    "lease_seconds",
+    [
+        # The default: the restart outlasts the Lease; the operator steps down, exits,
+        # and its Deployment starts it again, which recovers from a fresh list.
+        15,
+        # A Lease longer than the restart: the same process keeps leading, so its
+        # watches resume from their old resourceVersions and meet 410 Gone.
+        180,
+    ],
+    ids=["lease-runs-out", "lease-outlasts-the-restart"],
+)
 def test_api_server_restarted_after_a_compaction_mid_batch_loses_no_file(
-    deploy: Deploy, control_plane: ControlPlane
+    deploy: Deploy, control_plane: ControlPlane, lease_seconds: int
 ) -> None:
-    deployed = deploy(controller={"parallel": 2})
+    deployed = deploy(controller={"parallel": 2}, operator={"leaderLeaseSeconds": lease_seconds})
     release, root = deployed.release, deployed.root
     # The first two Jobs' pods run until the gate opens, which is while the API server
     # is down: they end unseen, and their ends reach the API once it is back.
@@ -113,5 +125,7 @@ def test_api_server_restarted_after_a_compaction_mid_batch_loses_no_file(
     (root / "after.wav").write_bytes(b"RIFF-not-really-audio")
     wait_until(lambda: terminal(root, "after.wav") == "completed", timeout=BUDGET, what="after.wav")
     assert pod.alive()
+    if lease_seconds > 60:
+        assert pod.restarts == 0, pod.output()[-5000:]
     assert release.lease_holder() == pod.identity
     assert refusals_outside(pod.output(), [(down, ready + SETTLING)]) == []

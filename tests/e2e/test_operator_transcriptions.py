@@ -64,6 +64,11 @@ spec:
 
 
 @pytest.mark.skipif(not have_speech_tools(), reason="needs espeak-ng and ffmpeg")
+@pytest.mark.skip(
+    reason="never run yet, like test_operator_outcomes' speech batch: real transcription in "
+    "the pods needs the wheel with [worker,operator,models]; unskip once it has run green "
+    "three times"
+)
 def test_a_transcription_applied_with_kubectl_is_transcribed_and_its_status_shows_it(
     deploy: Deploy, tmp_path: Path
 ) -> None:
