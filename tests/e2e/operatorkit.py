@@ -615,8 +615,11 @@ def wait_for(
 # --- what the pods run --------------------------------------------------------------------
 #: ``kubescribe`` for pods whose work does not matter to a test: ``kubescribe worker
 #: --root R --attempt N [--model-dir M] -- PATH`` writes the ``.result`` a worker would
-#: (after ``STANDIN_SECONDS``, 0 unless the kubelet's env says) and exits 0. A shell
-#: script, so a pod costs milliseconds, not a Python start.
+#: (after ``STANDIN_SECONDS``, 0 unless the kubelet's env says; and, where the env names
+#: a ``STANDIN_GATE`` file, not before that file exists: a test holds its pods Running for
+#: as long as it needs, without betting on a duration; put it on the data volume, as a
+#: Job's /tmp is an emptyDir) and exits 0. A shell script, so a
+#: pod costs milliseconds, not a Python start.
 STANDIN_WORKER = """#!/bin/sh
 set -eu
 [ "$1" = worker ] || { echo "stand-in: only 'kubescribe worker'" >&2; exit 2; }
@@ -627,6 +630,7 @@ while [ "$1" != -- ]; do
 done
 rel=$2
 sleep "${STANDIN_SECONDS:-0}"
+while [ -n "${STANDIN_GATE:-}" ] && [ ! -e "$STANDIN_GATE" ]; do sleep 0.2; done
 dir=$(dirname "$root/$rel")
 name=$(basename "$rel")
 printf '{"filename": "%s", "path": "%s", "transcription": {"text": "stand-in"}}\\n' \\

@@ -77,7 +77,11 @@ def words(text: str) -> set[str]:
 
 
 @pytest.mark.skipif(not have_speech_tools(), reason="needs espeak-ng and ffmpeg")
-@pytest.mark.skip(reason="not yet run green on the real server; see the kubeop report")
+@pytest.mark.skip(
+    reason="never run yet: it needs the wheel with [worker,operator,models] (torch, whisperx) "
+    "installed for the pods, minutes on a 2-core machine, and no session has had them to run "
+    "it three times green; unskip once it has"
+)
 def test_speech_ends_in_results_and_a_file_that_is_not_audio_in_manual(deploy: Deploy) -> None:
     deployed = deploy(pods_run="wheel")
     root = deployed.root

@@ -140,30 +140,3 @@ def test_every_way_a_pod_fails_then_manual_after_max_attempts(
             ["MovedToManual"],
         ], json.dumps(events, indent=1)
     assert len(kubelet.jobs) == 9
-
-
-def test_only_one_operator_acts_and_a_standby_takes_over(
-    root: Path, kubelet: Kubelet, operator: OperatorFactory
-) -> None:
-    kubelet.fault_rule = lambda path, attempt: Fault("oom")
-    drop(root, "first.wav", 1_700_000_000)
-    active = operator(max_attempts=1, leader_lease_seconds=3).start()
-    wait_until(lambda: terminal(root, "first.wav") == "manual", 60, "first.wav", logs=active.output)
-    standby = operator(max_attempts=1, leader_lease_seconds=3).start()
-    wait_until(
-        lambda: "another operator holds the Lease" in standby.output(),
-        60,
-        "the standby to wait for the Lease",
-        logs=standby.output,
-    )
-    assert standby.healthy()  # a standby answers its liveness probe
-    drop(root, "second.wav", 1_700_000_060)
-    wait_until(lambda: terminal(root, "second.wav") == "manual", 60, "second", logs=active.output)
-    assert "kubescribe.core" not in standby.output()  # the core did nothing meanwhile
-    active.kill()
-    drop(root, "third.wav", 1_700_000_120)
-    wait_until(lambda: terminal(root, "third.wav") == "manual", 60, "third", logs=standby.output)
-    assert "starting third.wav (attempt 1)" in standby.output()
-    assert standby.healthy()
-    paths = [job["metadata"]["annotations"]["kubescribe.io/path"] for job in kubelet.jobs]
-    assert paths == ["first.wav", "second.wav", "third.wav"]
