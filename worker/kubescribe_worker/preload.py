@@ -1,5 +1,5 @@
-"""Import WhisperX's pipeline in a background thread while the worker does its own first
-steps (reading the status file, probing and decoding the audio).
+"""Import WhisperX's pipeline in a background thread while the worker probes and decodes
+the audio.
 
 Those imports (torch, transformers, CTranslate2) are most of a cold start; decoding runs
 in FFmpeg's C code and the heartbeat's writes wait on the disk, so the two overlap even

@@ -93,7 +93,6 @@ def main(*, root: Path, rel: str, attempt: int, model_dir: Path | None) -> int:
         print(f"kubescribe worker: {exc}", file=sys.stderr)
         return ExitCode.FAILED
     _setup_logging(initial.settings.debug)
-    preload.start()  # WhisperX's seconds of imports, alongside decoding the audio
     heartbeat = Heartbeat(status)
     with _StopOnSignal() as stopper:
         try:
@@ -155,7 +154,9 @@ def _work(
     heartbeat.start()
 
     # Probe and decode before the model is looked for: a bad input fails in well under
-    # a second, with no model time spent on it (WhisperX's imports run alongside).
+    # a second, with no model time spent on it. WhisperX's seconds of imports run
+    # alongside, in a thread.
+    preload.start()
     decoded = audio_io.load(audio_path)
     duration = decoded.duration
     status.progress(Stage.LOADING_MODEL, PCT_DECODED)
