@@ -8,12 +8,17 @@ the table shows medians. For the worker, "first segment" is the moment a reader 
 ``.in_progress`` sees the first chunk's progress, and "done" is ``.result`` written and
 the process gone.
 
-    python3 bench/worker_cold_start.py [--rounds 3] [--model-size tiny.en]
+``--baseline TREE`` adds a fourth contender: the worker of another source tree (say
+``git archive main | tar -x -C /tmp/base``), in the same rounds, so that a change to the
+worker's start-up is measured before and after on the same machine at the same time.
+
+    python3 bench/worker_cold_start.py [--rounds 3] [--model-size tiny.en] [--baseline TREE]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -41,7 +46,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model-size", default="tiny.en")
+    parser.add_argument("--baseline", type=Path, help="another source tree's worker, to compare")
     args = parser.parse_args()
+    baseline_env = None
+    if args.baseline is not None:
+        tree = args.baseline.resolve()
+        if not (tree / "worker" / "kubescribe_worker" / "run.py").is_file():
+            print(f"{tree} is not a kubescribe source tree (no worker/kubescribe_worker/run.py)")
+            return 1
+        packages = ("protocol", "worker", "operator", "cli")
+        baseline_env = {"PYTHONPATH": os.pathsep.join(str(tree / name) for name in packages)}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         models = prepare_model_dir(work / "models")
@@ -51,10 +65,16 @@ def main() -> int:
         audio, _ = make_speech(work / "speech", CLIP_SECONDS)
         model = work / "models" / args.model_size
         runs: dict[str, list[Run]] = {"worker": [], "whisperx": [], "fw-batched": []}
+        if baseline_env is not None:
+            runs["baseline"] = []
         for number in range(args.rounds):
             runs["worker"].append(
                 run_worker(audio, work / "models", args.model_size, BATCH_SIZE, work)
             )
+            if baseline_env is not None:
+                runs["baseline"].append(run_worker(
+                    audio, work / "models", args.model_size, BATCH_SIZE, work, baseline_env
+                ))  # fmt: skip
             runs["whisperx"].append(run_child(STOCK_WHISPERX, audio, model, BATCH_SIZE))
             runs["fw-batched"].append(run_child(FW_BATCHED, audio, model, BATCH_SIZE))
             print(f"round {number + 1}: " + ", ".join(

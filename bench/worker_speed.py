@@ -162,8 +162,16 @@ def run_child(code: str, audio: Path, model: Path, batch_size: int) -> Run:
     )
 
 
-def run_worker(audio: Path, model_dir: Path, model_size: str, batch_size: int, work: Path) -> Run:
-    """The real ``kubescribe worker`` on a fresh copy of the audio, status file and all."""
+def run_worker(
+    audio: Path,
+    model_dir: Path,
+    model_size: str,
+    batch_size: int,
+    work: Path,
+    env: dict[str, str] | None = None,
+) -> Run:
+    """The real ``kubescribe worker`` on a fresh copy of the audio, status file and all;
+    ``env`` adds to its environment (another source tree's ``PYTHONPATH``)."""
     root = work / f"root-{time.monotonic_ns()}"
     root.mkdir(parents=True)
     target = root / audio.name
@@ -204,7 +212,7 @@ def run_worker(audio: Path, model_dir: Path, model_size: str, batch_size: int, w
         [sys.executable, "-m", "kubescribe_cli", "worker", "--root", str(root), "--attempt",
          "1", "--model-dir", str(model_dir), "--", target.name],
         capture_output=True, text=True, check=False,
-        env={**__import__("os").environ, "KUBESCRIBE_BATCH_SIZE": str(batch_size)},
+        env={**__import__("os").environ, "KUBESCRIBE_BATCH_SIZE": str(batch_size), **(env or {})},
     )  # fmt: skip
     ended = time.time()
     stop.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -123,13 +124,25 @@ def test_injected_failure_switch(tmp_path: Path, english_short: Path) -> None:
     assert_failed(tmp_path, rel, ErrorCode.INJECTED_FAILURE, ExitCode.FAILED, 1)
 
 
+def _line_or_eof(process: subprocess.Popen[str]) -> str:
+    """The worker's next stderr line, ``"stalling"`` once it says so; fails at its end."""
+    assert process.stderr is not None
+    line = process.stderr.readline()
+    assert line, "the worker ended before its stall"
+    return "stalling" if "stalling" in line else line
+
+
 def test_sigterm_ends_the_attempt_as_interrupted(tmp_path: Path, english_short: Path) -> None:
     rel = place(english_short, tmp_path, "talk.wav")
     claim(tmp_path, rel)
     process = start_worker(tmp_path, rel, None, KUBESCRIBE_TEST_STALL_SECONDS="60")
-    time.sleep(1.5)  # it is in its stall by now (Python starts in well under a second)
+    # Its stall's log line comes after its signal handler is in place: no sleep that a
+    # loaded machine outlasts (a SIGTERM before the handler kills Python outright).
+    assert process.stderr is not None
+    before = "".join(iter(lambda: _line_or_eof(process), "stalling"))
+    assert process.poll() is None, before[-3000:]
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=30)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode == ExitCode.INTERRUPTED, stderr[-3000:]
     assert_failed(tmp_path, rel, ErrorCode.INTERRUPTED, ExitCode.INTERRUPTED, 0)
     assert (tmp_path / rel).read_bytes() == english_short.read_bytes()

@@ -170,3 +170,48 @@ def test_whisperx_pipeline_loads_without_pyannote() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=180, check=False)  # fmt: skip
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+
+
+def test_whisperx_pipeline_loads_without_pyannote_core_or_matplotlib() -> None:
+    # WhisperX's vads/vad.py imports pyannote.core (and so matplotlib) for names it never
+    # uses: half a second of every worker's start, so the worker carries a copy of it.
+    probe = (
+        "import sys, kubescribe_worker.pipeline\n"
+        "heavy = sorted(m for m in ('pyannote.core', 'matplotlib') if m in sys.modules)\n"
+        "assert not heavy, f'imported {heavy}'\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=180, check=False)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+
+
+def test_copied_vad_merges_chunks_as_whisperx_does() -> None:
+    import importlib.util
+    import random
+
+    import whisperx
+
+    from kubescribe_worker.light_vads import Vad
+    from kubescribe_worker.vad import SpeechRegion
+
+    # WhisperX's own file, loaded under another name (the light package stands in for it).
+    source = Path(whisperx.__file__).parent / "vads" / "vad.py"
+    spec = importlib.util.spec_from_file_location("whisperx_real_vad_for_test", source)
+    assert spec is not None and spec.loader is not None
+    real = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(real)
+    rng = random.Random(12)
+    for _ in range(50):
+        regions, at = [], 0.0
+        for _ in range(rng.randint(1, 40)):
+            at += rng.uniform(0.0, 3.0)
+            length = rng.uniform(0.1, 35.0)
+            regions.append(SpeechRegion(round(at, 3), round(at + length, 3)))
+            at += length
+        chunk = rng.choice([5.0, 15.0, 30.0])
+        assert Vad.merge_chunks(regions, chunk, 0.5, None) == real.Vad.merge_chunks(
+            regions, chunk, 0.5, None
+        )
+    with pytest.raises(ValueError, match="vad_onset"):
+        Vad(1.5)

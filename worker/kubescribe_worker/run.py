@@ -33,7 +33,7 @@ from kubescribe_protocol.models import InProgress, Stage, TranscriptionSettings,
 from kubescribe_protocol.names import result_path
 
 from . import audio as audio_io
-from . import audio_check, hardware, switches
+from . import audio_check, hardware, preload, switches
 from .errors import Interrupted, Superseded, WorkerError, classify
 from .models import resolve_model
 from .outputs import write_outputs
@@ -153,8 +153,10 @@ def _work(
     status.progress(Stage.LOADING_MODEL, 0, force=True)
     heartbeat.start()
 
-    # Probe and decode before WhisperX is imported: a bad input fails in well under a
-    # second, with no model time spent on it.
+    # Probe and decode before the model is looked for: a bad input fails in well under
+    # a second, with no model time spent on it. WhisperX's seconds of imports run
+    # alongside, in a thread.
+    preload.start()
     decoded = audio_io.load(audio_path)
     duration = decoded.duration
     status.progress(Stage.LOADING_MODEL, PCT_DECODED)
