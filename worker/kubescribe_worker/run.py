@@ -31,6 +31,7 @@ from kubescribe_protocol.atomic import StatusFileError, write_model
 from kubescribe_protocol.codes import ErrorCode, ExitCode, exit_code_for
 from kubescribe_protocol.models import InProgress, Stage, TranscriptionSettings, utc_now
 from kubescribe_protocol.names import result_path
+from kubescribe_protocol.subtitles import SubtitleLayout
 
 from . import audio as audio_io
 from . import audio_check, hardware, switches
@@ -179,6 +180,8 @@ def _work(
             temperature=requested.temperature,
             batch_size=switches.batch_size(),
             cpu_threads=hardware.cpu_threads(),
+            word_timestamps=requested.word_timestamps,
+            initial_prompt=requested.initial_prompt,
         )
     except (Interrupted, Superseded):
         raise
@@ -222,7 +225,8 @@ def _work(
     def publish() -> None:
         # The outputs first: the result records which files are kubescribe's.
         segments = result.transcription.segments
-        result.outputs = write_outputs(audio_path, segments, requested.output_formats)
+        layout = SubtitleLayout.of(requested)
+        result.outputs = write_outputs(audio_path, segments, requested.output_formats, layout)
         write_model(result_path(audio_path), result)
 
     heartbeat.stop()
