@@ -34,7 +34,7 @@ from kubescribe_protocol.names import result_path
 from kubescribe_protocol.subtitles import SubtitleLayout
 
 from . import audio as audio_io
-from . import audio_check, hardware, switches
+from . import audio_check, hardware, switches, wav2vec2_alignment
 from .errors import Interrupted, Superseded, WorkerError, classify
 from .models import resolve_model
 from .outputs import write_outputs
@@ -163,6 +163,7 @@ def _work(
     device = hardware.resolve_device(requested.device)
     compute_type = hardware.resolve_compute_type(requested.compute_type, device)
     model = resolve_model(requested.model_size, model_dir)
+    wav2vec2_alignment.check_early(requested, model_dir)
     log.info("model %s from %s (%s), %s/%s", requested.model_size, model.path, model.source,
              device, compute_type)  # fmt: skip
     try:
@@ -180,7 +181,7 @@ def _work(
             temperature=requested.temperature,
             batch_size=switches.batch_size(),
             cpu_threads=hardware.cpu_threads(),
-            word_timestamps=requested.word_timestamps,
+            word_timestamps=requested.word_timestamps and requested.alignment == "whisper",
             initial_prompt=requested.initial_prompt,
         )
     except (Interrupted, Superseded):
@@ -196,6 +197,9 @@ def _work(
         status.progress(Stage.PROCESSING_AUDIO, PCT_TRANSCRIBE_START + int(span * share))
 
     transcript = transcriber.transcribe(decoded.samples, on_chunk_done)
+    transcript = wav2vec2_alignment.align_if_wanted(
+        requested, model_dir, transcript, decoded.samples, device
+    )
     status.progress(Stage.GENERATING_TEXT, PCT_TRANSCRIBE_END, force=True)
 
     used = TranscriptionSettings.model_validate(
