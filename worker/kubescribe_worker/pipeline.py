@@ -21,7 +21,7 @@ light_vads.install()
 
 import whisperx.asr  # noqa: E402  # after light_vads.install(), on purpose
 
-from .sentences import segments_from_words  # noqa: E402
+from .sentences import by_sentence  # noqa: E402
 from .transcript import TranscribedSegment, Transcript  # noqa: E402
 from .vad import SileroOnnxVad  # noqa: E402
 from .word_times import WordTimer  # noqa: E402
@@ -113,19 +113,6 @@ class Transcriber:
         if self.word_timer is not None:
             segments = by_sentence(segments, self.word_timer.chunk_words)
         return Transcript([seg for seg in segments if seg.text], result["language"])
-
-
-def by_sentence(
-    chunks: list[TranscribedSegment], chunk_words: list[list[Any]]
-) -> list[TranscribedSegment]:
-    """Each chunk cut at its sentences by its words' times; a chunk without words (the
-    alignment found none) stays whole."""
-    if len(chunk_words) != len(chunks):
-        return chunks  # never: WhisperX generates each chunk once, in order
-    segments: list[TranscribedSegment] = []
-    for chunk, words in zip(chunks, chunk_words, strict=True):
-        segments.extend(segments_from_words(words, chunk.start) if words else [chunk])
-    return segments
 
 
 def load_transcriber(

@@ -90,3 +90,16 @@ def segments_from_words(words: Sequence[TimedWord], offset: float) -> list[Trans
             )
         )
     return segments
+
+
+def by_sentence(
+    chunks: list[TranscribedSegment], chunk_words: Sequence[Sequence[TimedWord]]
+) -> list[TranscribedSegment]:
+    """Each chunk cut at its sentences by its words' times; a chunk without words (the
+    alignment found none) stays whole."""
+    if len(chunk_words) != len(chunks):
+        return chunks  # never: WhisperX generates each chunk once, in order
+    segments: list[TranscribedSegment] = []
+    for chunk, words in zip(chunks, chunk_words, strict=True):
+        segments.extend(segments_from_words(words, chunk.start) if words else [chunk])
+    return segments
