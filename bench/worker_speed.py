@@ -51,6 +51,7 @@ from kubescribe_protocol.names import in_progress_path, result_path  # noqa: E40
 from kubescribe_worker.bundled import prepare_model_dir  # noqa: E402
 
 BATCH_SIZE = 8
+NAMES = ("worker", "whisperx", "fw-batched", "worker+words", "fw-batched+words")
 
 #: Child processes print one JSON line of wall-clock times (time.time()) and a word count.
 STOCK_WHISPERX = """
@@ -235,16 +236,15 @@ def run_round(
 ) -> None:  # fmt: skip
     model = model_dir / model_size
 
-    def worker(words: bool) -> Run:
-        return run_worker(audio, model_dir, model_size, batch_size, work, words)
-
-    contenders["worker"].runs.append(worker(False))
-    contenders["whisperx"].runs.append(run_child(STOCK_WHISPERX, audio, model, batch_size))
-    contenders["fw-batched"].runs.append(run_child(FW_BATCHED, audio, model, batch_size))
-    contenders["worker+words"].runs.append(worker(True))
-    contenders["fw-batched+words"].runs.append(
-        run_child(FW_BATCHED, audio, model, batch_size, words=True)
-    )
+    runners = {
+        "worker": lambda: run_worker(audio, model_dir, model_size, batch_size, work, False),
+        "whisperx": lambda: run_child(STOCK_WHISPERX, audio, model, batch_size),
+        "fw-batched": lambda: run_child(FW_BATCHED, audio, model, batch_size),
+        "worker+words": lambda: run_worker(audio, model_dir, model_size, batch_size, work, True),
+        "fw-batched+words": lambda: run_child(FW_BATCHED, audio, model, batch_size, words=True),
+    }
+    for name, contender in contenders.items():
+        contender.runs.append(runners[name]())
 
 
 def main() -> int:
@@ -254,6 +254,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--model-size", default="tiny.en")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--without", action="append", default=[], choices=NAMES,
+                        help="leave a contender out (repeatable)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -268,8 +270,7 @@ def main() -> int:
         length = audio_seconds(audio)
         print(f"audio: {length:.0f} s; model {args.model_size} int8 cpu; batch {args.batch_size};"
               f" {args.rounds} rounds")  # fmt: skip
-        names = ("worker", "whisperx", "fw-batched", "worker+words", "fw-batched+words")
-        contenders = {name: Contender(name) for name in names}
+        contenders = {name: Contender(name) for name in NAMES if name not in args.without}
         for number in range(args.rounds):
             run_round(contenders, audio, work / "models", args.model_size, args.batch_size, work)
             print(f"round {number + 1}: " + ", ".join(
@@ -279,21 +280,20 @@ def main() -> int:
 
 
 def report(contenders: dict[str, Contender], length: float, reference: str) -> None:
-    worker = contenders["worker"]
+    worker = next(iter(contenders.values()))  # the first: the worker unless left out
     print(f"\n{'':16} {'ready s':>8} {'transcribe s':>13} {'total s':>8} {'x realtime':>11}"
-          f" {'worker/this':>12} {'WER':>6}")  # fmt: skip
+          f" {worker.name + '/this':>18} {'WER':>6}")  # fmt: skip
     for contender in contenders.values():
         ready, total = contender.median("ready"), contender.median("total")
         text = contender.runs[-1].text
         wer = f"{word_error_rate(reference, text):6.3f}" if reference else f"{'-':>6}"
         print(f"{contender.name:16} {ready:8.1f} {total - ready:13.1f} {total:8.1f}"
-              f" {length / total:11.1f} {worker.median('total') / total:12.2f} {wer}")  # fmt: skip
+              f" {length / total:11.1f} {worker.median('total') / total:18.2f} {wer}")  # fmt: skip
     steady = {name: c.median("total") - c.median("ready") for name, c in contenders.items()}
-    print(
-        f"\ntranscribe only, worker/whisperx: {steady['worker'] / steady['whisperx']:.2f}; "
-        f"worker/fw-batched: {steady['worker'] / steady['fw-batched']:.2f}; with words, "
-        f"worker/fw-batched: {steady['worker+words'] / steady['fw-batched+words']:.2f}"
-    )
+    pairs = [("worker", "whisperx"), ("worker", "fw-batched"), ("worker+words", "fw-batched+words")]
+    print("\ntranscribe only: " + "; ".join(
+        f"{a}/{b}: {steady[a] / steady[b]:.2f}" for a, b in pairs if a in steady and b in steady
+    ))  # fmt: skip
 
 
 if __name__ == "__main__":
