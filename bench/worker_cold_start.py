@@ -69,11 +69,11 @@ def main() -> int:
             runs["baseline"] = []
         for number in range(args.rounds):
             runs["worker"].append(
-                run_worker(audio, work / "models", args.model_size, BATCH_SIZE, work)
+                run_worker(audio, work / "models", args.model_size, BATCH_SIZE, work, False)
             )
             if baseline_env is not None:
                 runs["baseline"].append(run_worker(
-                    audio, work / "models", args.model_size, BATCH_SIZE, work, baseline_env
+                    audio, work / "models", args.model_size, BATCH_SIZE, work, False, baseline_env
                 ))  # fmt: skip
             runs["whisperx"].append(run_child(STOCK_WHISPERX, audio, model, BATCH_SIZE))
             runs["fw-batched"].append(run_child(FW_BATCHED, audio, model, BATCH_SIZE))

@@ -7,7 +7,10 @@ by default, from the models that PyPI packages carry), int8 on the CPU, batch si
   controller writes it; WhisperX's pipeline with faster-whisper's Silero ONNX VAD);
 - ``whisperx``: stock WhisperX 3.8.6 as its README uses it (``load_model`` with its
   default pyannote VAD, ``transcribe(batch_size=8)``);
-- ``fw-batched``: faster-whisper's ``BatchedInferencePipeline`` (its Silero ONNX VAD).
+- ``fw-batched``: faster-whisper's ``BatchedInferencePipeline`` (its Silero ONNX VAD);
+- ``worker+words``, ``fw-batched+words``: the same two with word times on
+  (``word_timestamps`` in the settings; ``word_timestamps=True`` for faster-whisper).
+  ``worker`` runs with them off, as the worker did before it had them.
 
 Times are seconds from the moment the process is spawned: ``ready`` (imports done,
 model loaded, audio decoded; for the worker: its ``processing_audio`` stage began),
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -48,6 +52,7 @@ from kubescribe_protocol.names import in_progress_path, result_path  # noqa: E40
 from kubescribe_worker.bundled import prepare_model_dir  # noqa: E402
 
 BATCH_SIZE = 8
+NAMES = ("worker", "whisperx", "fw-batched", "worker+words", "fw-batched+words")
 
 #: Child processes print one JSON line of wall-clock times (time.time()) and a word count.
 STOCK_WHISPERX = """
@@ -72,7 +77,8 @@ model = WhisperModel(sys.argv[2], device="cpu", compute_type="int8")
 pipeline = BatchedInferencePipeline(model)
 audio = decode_audio(sys.argv[1])
 ready = time.time()
-segments, info = pipeline.transcribe(audio, batch_size=int(sys.argv[3]))
+segments, info = pipeline.transcribe(audio, batch_size=int(sys.argv[3]),
+                                     word_timestamps=sys.argv[4] == "words")
 first, texts = None, []
 for segment in segments:
     first = first or time.time()
@@ -145,10 +151,11 @@ def audio_seconds(path: Path) -> float:
     return float(done.stdout.strip())
 
 
-def run_child(code: str, audio: Path, model: Path, batch_size: int) -> Run:
+def run_child(code: str, audio: Path, model: Path, batch_size: int, words: bool = False) -> Run:
     spawned = time.time()
     done = subprocess.run(
-        [sys.executable, "-c", code, str(audio), str(model), str(batch_size)],
+        [sys.executable, "-c", code, str(audio), str(model), str(batch_size),
+         "words" if words else "-"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
@@ -168,6 +175,7 @@ def run_worker(
     model_size: str,
     batch_size: int,
     work: Path,
+    words: bool,
     env: dict[str, str] | None = None,
 ) -> Run:
     """The real ``kubescribe worker`` on a fresh copy of the audio, status file and all;
@@ -176,7 +184,9 @@ def run_worker(
     root.mkdir(parents=True)
     target = root / audio.name
     target.symlink_to(audio)
-    settings = TranscriptionSettings(model_size=model_size, device="cpu", compute_type="int8")
+    settings = TranscriptionSettings(
+        model_size=model_size, device="cpu", compute_type="int8", word_timestamps=words
+    )
     status = InProgress(
         filename=target.name,
         path=target.name,
@@ -212,7 +222,7 @@ def run_worker(
         [sys.executable, "-m", "kubescribe_cli", "worker", "--root", str(root), "--attempt",
          "1", "--model-dir", str(model_dir), "--", target.name],
         capture_output=True, text=True, check=False,
-        env={**__import__("os").environ, "KUBESCRIBE_BATCH_SIZE": str(batch_size), **(env or {})},
+        env={**os.environ, "KUBESCRIBE_BATCH_SIZE": str(batch_size), **(env or {})},
     )  # fmt: skip
     ended = time.time()
     stop.set()
@@ -233,9 +243,16 @@ def run_round(
     batch_size: int, work: Path,
 ) -> None:  # fmt: skip
     model = model_dir / model_size
-    contenders["worker"].runs.append(run_worker(audio, model_dir, model_size, batch_size, work))
-    contenders["whisperx"].runs.append(run_child(STOCK_WHISPERX, audio, model, batch_size))
-    contenders["fw-batched"].runs.append(run_child(FW_BATCHED, audio, model, batch_size))
+
+    runners = {
+        "worker": lambda: run_worker(audio, model_dir, model_size, batch_size, work, False),
+        "whisperx": lambda: run_child(STOCK_WHISPERX, audio, model, batch_size),
+        "fw-batched": lambda: run_child(FW_BATCHED, audio, model, batch_size),
+        "worker+words": lambda: run_worker(audio, model_dir, model_size, batch_size, work, True),
+        "fw-batched+words": lambda: run_child(FW_BATCHED, audio, model, batch_size, words=True),
+    }
+    for name, contender in contenders.items():
+        contender.runs.append(runners[name]())
 
 
 def main() -> int:
@@ -245,6 +262,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--model-size", default="tiny.en")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--without", action="append", default=[], choices=NAMES,
+                        help="leave a contender out (repeatable)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -259,7 +278,7 @@ def main() -> int:
         length = audio_seconds(audio)
         print(f"audio: {length:.0f} s; model {args.model_size} int8 cpu; batch {args.batch_size};"
               f" {args.rounds} rounds")  # fmt: skip
-        contenders = {name: Contender(name) for name in ("worker", "whisperx", "fw-batched")}
+        contenders = {name: Contender(name) for name in NAMES if name not in args.without}
         for number in range(args.rounds):
             run_round(contenders, audio, work / "models", args.model_size, args.batch_size, work)
             print(f"round {number + 1}: " + ", ".join(
@@ -269,20 +288,20 @@ def main() -> int:
 
 
 def report(contenders: dict[str, Contender], length: float, reference: str) -> None:
-    worker = contenders["worker"]
-    print(f"\n{'':12} {'ready s':>8} {'transcribe s':>13} {'total s':>8} {'x realtime':>11}"
-          f" {'worker/this':>12} {'WER':>6}")  # fmt: skip
+    worker = next(iter(contenders.values()))  # the first: the worker unless left out
+    print(f"\n{'':16} {'ready s':>8} {'transcribe s':>13} {'total s':>8} {'x realtime':>11}"
+          f" {worker.name + '/this':>18} {'WER':>6}")  # fmt: skip
     for contender in contenders.values():
         ready, total = contender.median("ready"), contender.median("total")
         text = contender.runs[-1].text
         wer = f"{word_error_rate(reference, text):6.3f}" if reference else f"{'-':>6}"
-        print(f"{contender.name:12} {ready:8.1f} {total - ready:13.1f} {total:8.1f}"
-              f" {length / total:11.1f} {worker.median('total') / total:12.2f} {wer}")  # fmt: skip
+        print(f"{contender.name:16} {ready:8.1f} {total - ready:13.1f} {total:8.1f}"
+              f" {length / total:11.1f} {worker.median('total') / total:18.2f} {wer}")  # fmt: skip
     steady = {name: c.median("total") - c.median("ready") for name, c in contenders.items()}
-    print(
-        f"\ntranscribe only, worker/whisperx: {steady['worker'] / steady['whisperx']:.2f}; "
-        f"worker/fw-batched: {steady['worker'] / steady['fw-batched']:.2f}"
-    )
+    pairs = [("worker", "whisperx"), ("worker", "fw-batched"), ("worker+words", "fw-batched+words")]
+    print("\ntranscribe only: " + "; ".join(
+        f"{a}/{b}: {steady[a] / steady[b]:.2f}" for a, b in pairs if a in steady and b in steady
+    ))  # fmt: skip
 
 
 if __name__ == "__main__":

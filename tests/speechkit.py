@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import wave
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 ENGLISH_SENTENCES = (
     "The quick brown fox jumps over the lazy dog.",
@@ -35,6 +39,18 @@ DISTINCT_ENGLISH_SENTENCES = (
     "We watched the sunset from the top of the hill.",
     "The teacher handed out the results of the history test.",
     "Her grandmother tells wonderful stories about the old village.",
+)
+
+#: Eight more, for a passage of 24 sentences (about 105 s).
+MORE_ENGLISH_SENTENCES = (
+    "The pilot announced a short delay because of fog.",
+    "Fresh snow covered the mountain road overnight.",
+    "The orchestra rehearsed the final movement twice.",
+    "A young fox crossed the meadow at dawn.",
+    "The printer in the hallway has run out of paper.",
+    "They sailed along the coast for three quiet days.",
+    "The farmer sold apples and honey at the market.",
+    "Nobody noticed the clock had stopped at noon.",
 )
 
 
@@ -90,3 +106,56 @@ def video_without_audio(dest: Path, seconds: float = 2.0) -> Path:
         capture_output=True,
     )  # fmt: skip
     return dest
+
+
+@dataclass(frozen=True)
+class Passage:
+    """Sentences spoken one by one and joined with known pauses: the ground truth of
+    where each sentence's speech starts and ends (seconds from the passage's start)."""
+
+    path: Path
+    sentences: tuple[str, ...]
+    starts: tuple[float, ...]
+    ends: tuple[float, ...]
+    duration: float
+
+
+def _samples(wav: Path) -> np.ndarray:
+    with wave.open(str(wav)) as reader:
+        return np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)
+
+
+def passage(dest: Path, sentences: tuple[str, ...], pauses: tuple[float, ...]) -> Passage:
+    """Speak each sentence apart, cut its leading and trailing silence, and join them with
+    ``pauses[i % len(pauses)]`` seconds of silence after sentence i (and 0.5 s before the
+    first); ``dest``'s extension picks the format."""
+    rate = 16000
+    pieces = [np.zeros(rate // 2, dtype=np.int16)]
+    at = 0.5
+    starts, ends = [], []
+    for index, sentence in enumerate(sentences):
+        raw = speak(dest.with_name(f".{dest.name}.{index}.wav"), sentence)
+        wav = encode(raw, dest.with_name(f".{dest.name}.{index}.16k.wav"))
+        raw.unlink()
+        samples = _samples(wav)
+        wav.unlink()
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 0.02 * np.abs(samples).max())
+        speech = samples[loud[0] : loud[-1] + 1]
+        starts.append(at)
+        at += len(speech) / rate
+        ends.append(at)
+        pause = pauses[index % len(pauses)]
+        pieces += [speech, np.zeros(int(pause * rate), dtype=np.int16)]
+        at += int(pause * rate) / rate
+    joined = dest.with_name(f".{dest.name}.joined.wav")
+    with wave.open(str(joined), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(np.concatenate(pieces).tobytes())
+    if dest.suffix.lower() == ".wav":
+        joined.replace(dest)
+    else:
+        encode(joined, dest)
+        joined.unlink()
+    return Passage(dest, sentences, tuple(starts), tuple(ends), at)

@@ -94,6 +94,7 @@ class AttemptStatus(StrEnum):
 OutputFormat = Literal["txt", "srt", "vtt"]
 ComputeType = Literal["auto", "int8", "int8_float16", "int8_float32", "float16", "float32"]
 Device = Literal["auto", "cpu", "cuda"]
+Alignment = Literal["whisper", "whisperx"]
 
 
 class TranscriptionSettings(_Model):
@@ -109,6 +110,19 @@ class TranscriptionSettings(_Model):
     output_formats: list[OutputFormat] = Field(
         default_factory=list, description="extra transcript files beside the audio"
     )
+    word_timestamps: bool = Field(
+        True, description="segments at sentences, each with its words' times; false: 30 s chunks"
+    )
+    alignment: Alignment = Field(
+        "whisper",
+        description="whisper: word times from the Whisper model itself; whisperx: a wav2vec2 "
+        "alignment model for the language from the model directory (an error when absent)",
+    )
+    initial_prompt: str | None = Field(
+        None, description="text the model continues from: names, spelling, style"
+    )
+    subtitle_line_width: int = Field(42, ge=10, le=200, description="srt/vtt: characters a line")
+    subtitle_line_count: int = Field(2, ge=1, le=10, description="srt/vtt: lines a cue")
 
 
 class Progress(_Model):
@@ -253,12 +267,23 @@ class InProgress(_Model):
         return None
 
 
+class Word(_Model):
+    """One word of a segment with where it is spoken (seconds from the audio's start)."""
+
+    word: str
+    start: float
+    end: float
+    confidence: float | None = Field(None, ge=0.0, le=1.0)
+
+
 class Segment(_Model):
     id: int = 0
     start: float
     end: float
     text: str
     confidence: float | None = Field(None, ge=0.0, le=1.0)
+    #: Empty in results written before word times, or with ``word_timestamps`` off.
+    words: list[Word] = Field(default_factory=list)
 
 
 class Transcription(_Model):

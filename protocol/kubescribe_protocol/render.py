@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .models import Segment
+from .subtitles import SubtitleLayout, cues
 
 
 def _clock(seconds: float, separator: str) -> str:
@@ -16,26 +17,32 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
-def render_txt(segments: Iterable[Segment]) -> str:
+def _text(lines: Iterable[str]) -> str:
+    return "".join(f"{line}\n" for line in lines)
+
+
+def render_txt(segments: Iterable[Segment], layout: SubtitleLayout | None = None) -> str:
+    """Plain text, a segment a line (``layout`` is for subtitles only)."""
     return "".join(f"{segment.text}\n" for segment in segments)
 
 
-def render_srt(segments: Iterable[Segment]) -> str:
+def render_srt(segments: Iterable[Segment], layout: SubtitleLayout | None = None) -> str:
     blocks = [
-        f"{number}\n{_clock(seg.start, ',')} --> {_clock(seg.end, ',')}\n{seg.text}\n"
-        for number, seg in enumerate(segments, start=1)
+        f"{number}\n{_clock(cue.start, ',')} --> {_clock(cue.end, ',')}\n{_text(cue.lines)}"
+        for number, cue in enumerate(cues(segments, layout), start=1)
     ]
     return "\n".join(blocks)
 
 
-def render_vtt(segments: Iterable[Segment]) -> str:
+def render_vtt(segments: Iterable[Segment], layout: SubtitleLayout | None = None) -> str:
     blocks = [
-        f"{_clock(seg.start, '.')} --> {_clock(seg.end, '.')}\n{seg.text}\n" for seg in segments
+        f"{_clock(cue.start, '.')} --> {_clock(cue.end, '.')}\n{_text(cue.lines)}"
+        for cue in cues(segments, layout)
     ]
     return "\n".join(["WEBVTT\n", *blocks])
 
 
-RENDERERS: dict[str, Callable[[Iterable[Segment]], str]] = {
+RENDERERS: dict[str, Callable[[Iterable[Segment], SubtitleLayout | None], str]] = {
     "txt": render_txt,
     "srt": render_srt,
     "vtt": render_vtt,

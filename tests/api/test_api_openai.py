@@ -7,7 +7,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from api.apikit import TOKEN, Server, words
+from api.apikit import TOKEN, Server, file_id, words
 
 pytestmark = pytest.mark.slow
 
@@ -52,3 +52,48 @@ def test_openai_client_sees_errors(api: Server, tmp_path: Path) -> None:
     wrong = openai.OpenAI(base_url=f"{api.url}/v1", api_key="nope", max_retries=0)
     with text.open("rb") as audio, pytest.raises(openai.AuthenticationError):
         wrong.audio.transcriptions.create(model="whisper-1", file=audio)
+
+
+def test_openai_client_gets_word_times_and_its_prompt_is_used(
+    api: Server, speech: dict[str, Path], tmp_path: Path
+) -> None:
+    client = openai.OpenAI(base_url=f"{api.url}/v1", api_key=TOKEN, timeout=300, max_retries=0)
+    upload = tmp_path / "fox-words.wav"
+    upload.write_bytes(speech["fox"].read_bytes())
+    with upload.open("rb") as audio:
+        answer = client.audio.transcriptions.create(
+            model="tiny.en",
+            file=audio,
+            prompt="Foxes and dogs.",
+            response_format="verbose_json",
+            timestamp_granularities=["word", "segment"],
+        )
+    assert answer.words and answer.segments
+    assert {"quick", "fox", "dog"} <= words(" ".join(w.word for w in answer.words))
+    starts = [w.start for w in answer.words]
+    assert starts == sorted(starts)
+    assert all(w.end >= w.start for w in answer.words)
+    assert answer.segments[0].start <= answer.words[0].start <= answer.words[-1].end
+
+    with upload.open("rb") as audio:
+        only_words = client.audio.transcriptions.create(
+            model="tiny.en", file=audio, response_format="verbose_json",
+            timestamp_granularities=["word"],
+        )  # fmt: skip
+    assert only_words.words and only_words.segments is None
+
+    with upload.open("rb") as audio, pytest.raises(openai.BadRequestError) as caught:
+        client.audio.transcriptions.create(
+            model="tiny.en", file=audio, response_format="json", timestamp_granularities=["word"]
+        )
+    assert "verbose_json" in caught.value.message
+
+    # GET of the json result gives the same words, and the settings the prompt went in as
+    results = sorted(api.root.rglob("fox-words.wav.result"))  # the first of the three
+    assert results, list(api.root.rglob("*.result"))
+    rel = results[0].relative_to(api.root).as_posix().removesuffix(".result")
+    with api.client(timeout=60) as http:
+        body = http.get(f"/v1/transcriptions/{file_id(rel)}/result").json()
+    assert body["settings"]["initial_prompt"] == "Foxes and dogs."
+    stored = [w["word"] for seg in body["transcription"]["segments"] for w in seg["words"]]
+    assert stored == [w.word for w in answer.words]

@@ -39,6 +39,7 @@ from kubescribe_protocol.names import (
     output_path,
 )
 from kubescribe_protocol.render import RENDERERS
+from kubescribe_protocol.subtitles import SubtitleLayout
 
 #: Numbered names tried after the audio's full name before giving up on a format.
 MAX_NUMBERED = 20
@@ -112,14 +113,19 @@ def _create(target: Path, data: bytes) -> bool:
     return True
 
 
-def write_outputs(audio: Path, segments: list[Segment], formats: Iterable[str]) -> list[OutputFile]:
+def write_outputs(
+    audio: Path,
+    segments: list[Segment],
+    formats: Iterable[str],
+    layout: SubtitleLayout | None = None,
+) -> list[OutputFile]:
     """Write each requested format beside ``audio``; what was written (for ``.result``).
     A format with no free name is left out (the transcript is in ``.result`` anyway)."""
     recorded = ours(audio)
     shared = _stem_shared(audio)
     written = []
     for fmt in dict.fromkeys(formats):  # each once, in the order asked
-        text = RENDERERS[fmt](segments)
+        text = RENDERERS[fmt](segments, layout)
         data = text.encode("utf-8")
         for target in _candidates(audio, fmt, shared):
             if target.exists() or target.is_symlink():

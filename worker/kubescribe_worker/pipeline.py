@@ -21,8 +21,10 @@ light_vads.install()
 
 import whisperx.asr  # noqa: E402  # after light_vads.install(), on purpose
 
+from .sentences import by_sentence  # noqa: E402
 from .transcript import TranscribedSegment, Transcript  # noqa: E402
 from .vad import SileroOnnxVad  # noqa: E402
+from .word_times import WordTimer  # noqa: E402
 
 #: Seconds of audio per chunk: Whisper's window.
 CHUNK_SECONDS = 30
@@ -51,16 +53,23 @@ class _SamplingWhisper:
 class WhisperModel(whisperx.asr.WhisperModel):  # type: ignore[misc]
     temperature: float = 0.0
     model: Any  # the CTranslate2 Whisper model, set by faster-whisper
+    word_timer: WordTimer | None = None
 
-    def generate_segment_batched(self, *args: Any, **kwargs: Any) -> Any:
-        if self.temperature <= 0.0:
-            return super().generate_segment_batched(*args, **kwargs)
+    def generate_segment_batched(self, features: Any, tokenizer: Any, *args: Any) -> Any:
+        if self.temperature <= 0.0 and self.word_timer is None:
+            return super().generate_segment_batched(features, tokenizer, *args)
         model = self.model
-        self.model = _SamplingWhisper(model, self.temperature)
+        if self.temperature > 0.0:
+            self.model = _SamplingWhisper(model, self.temperature)
+        recording = self.word_timer.recording(self.model) if self.word_timer else None
+        self.model = recording or self.model
         try:
-            return super().generate_segment_batched(*args, **kwargs)
+            output = super().generate_segment_batched(features, tokenizer, *args)
         finally:
             self.model = model
+        if self.word_timer is not None and recording is not None:
+            self.word_timer.align_batch(recording, model, tokenizer)
+        return output
 
 
 @dataclass
@@ -69,6 +78,7 @@ class Transcriber:
     vad: SileroOnnxVad
     batch_size: int
     is_multilingual: bool
+    word_timer: WordTimer | None = None
 
     def transcribe(self, audio: np.ndarray, on_chunk_done: Callable[[float], None]) -> Transcript:
         """Transcribe 16 kHz mono ``audio``; ``on_chunk_done(end_seconds)`` after each chunk."""
@@ -83,6 +93,8 @@ class Transcriber:
 
         if audio.size == 0:
             return Transcript([], self.pipeline.preset_language or "")
+        if self.word_timer is not None:
+            self.word_timer.reset()
         result = self.pipeline.transcribe(
             audio,
             batch_size=self.batch_size,
@@ -98,6 +110,8 @@ class Transcriber:
             )
             for seg in result["segments"]
         ]
+        if self.word_timer is not None:
+            segments = by_sentence(segments, self.word_timer.chunk_words)
         return Transcript([seg for seg in segments if seg.text], result["language"])
 
 
@@ -110,6 +124,8 @@ def load_transcriber(
     temperature: float,
     batch_size: int,
     cpu_threads: int,
+    word_timestamps: bool = False,
+    initial_prompt: str | None = None,
 ) -> Transcriber:
     """Load the model at ``model_path`` into WhisperX's pipeline (raises what CTranslate2
     raises for a broken model)."""
@@ -141,4 +157,8 @@ def load_transcriber(
     )
     if temperature > 0.0:
         pipeline.options = replace(pipeline.options, temperatures=[temperature])
-    return Transcriber(pipeline, vad, batch_size, multilingual)
+    if initial_prompt:
+        pipeline.options = replace(pipeline.options, initial_prompt=initial_prompt)
+    if word_timestamps:
+        model.word_timer = WordTimer(lambda: vad.chunks)
+    return Transcriber(pipeline, vad, batch_size, multilingual, model.word_timer)

@@ -17,6 +17,7 @@ from kubescribe_protocol.models import (
     Segment,
     Transcription,
     TranscriptionSettings,
+    Word,
 )
 
 from .transcript import Transcript
@@ -90,6 +91,10 @@ def build_result(
             end=seg.end,
             text=seg.text,
             confidence=segment_confidence(seg.avg_logprob),
+            words=[
+                Word(word=w.word.strip(), start=w.start, end=w.end, confidence=w.probability)
+                for w in seg.words
+            ],
         )
         for index, seg in enumerate(transcript.segments)
     ]

@@ -31,9 +31,10 @@ from kubescribe_protocol.atomic import StatusFileError, write_model
 from kubescribe_protocol.codes import ErrorCode, ExitCode, exit_code_for
 from kubescribe_protocol.models import InProgress, Stage, TranscriptionSettings, utc_now
 from kubescribe_protocol.names import result_path
+from kubescribe_protocol.subtitles import SubtitleLayout
 
 from . import audio as audio_io
-from . import audio_check, hardware, preload, switches
+from . import audio_check, hardware, preload, switches, wav2vec2_alignment
 from .errors import Interrupted, Superseded, WorkerError, classify
 from .models import resolve_model
 from .outputs import write_outputs
@@ -164,6 +165,7 @@ def _work(
     device = hardware.resolve_device(requested.device)
     compute_type = hardware.resolve_compute_type(requested.compute_type, device)
     model = resolve_model(requested.model_size, model_dir)
+    wav2vec2_alignment.check_early(requested, model_dir)
     log.info("model %s from %s (%s), %s/%s", requested.model_size, model.path, model.source,
              device, compute_type)  # fmt: skip
     try:
@@ -181,6 +183,8 @@ def _work(
             temperature=requested.temperature,
             batch_size=switches.batch_size(),
             cpu_threads=hardware.cpu_threads(),
+            word_timestamps=requested.word_timestamps and requested.alignment == "whisper",
+            initial_prompt=requested.initial_prompt,
         )
     except (Interrupted, Superseded):
         raise
@@ -195,6 +199,9 @@ def _work(
         status.progress(Stage.PROCESSING_AUDIO, PCT_TRANSCRIBE_START + int(span * share))
 
     transcript = transcriber.transcribe(decoded.samples, on_chunk_done)
+    transcript = wav2vec2_alignment.align_if_wanted(
+        requested, model_dir, transcript, decoded.samples, device
+    )
     status.progress(Stage.GENERATING_TEXT, PCT_TRANSCRIBE_END, force=True)
 
     used = TranscriptionSettings.model_validate(
@@ -224,7 +231,8 @@ def _work(
     def publish() -> None:
         # The outputs first: the result records which files are kubescribe's.
         segments = result.transcription.segments
-        result.outputs = write_outputs(audio_path, segments, requested.output_formats)
+        layout = SubtitleLayout.of(requested)
+        result.outputs = write_outputs(audio_path, segments, requested.output_formats, layout)
         write_model(result_path(audio_path), result)
 
     heartbeat.stop()

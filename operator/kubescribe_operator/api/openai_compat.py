@@ -4,7 +4,8 @@
 The upload is stored and queued first (priority ``api_request``) and the request waits
 for the result. ``model`` ``whisper-1`` (or any ``gpt-*`` name) means the configured
 default model; a WhisperX size (``tiny.en``, ``base``, ``large-v3`` ...) picks that one.
-``prompt`` is accepted for compatibility and not used: the worker has no initial prompt.
+``prompt`` is the model's initial prompt. ``verbose_json`` carries ``segments`` and, with
+``timestamp_granularities[]=word``, ``words``, as OpenAI's API answers them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ router = APIRouter(prefix="/v1/audio", dependencies=[Authorized], tags=["openai"
 _SIZES = re.compile(r"^(tiny|base|small|medium|large)(\.en|-v[123])?$|^(large-v3-)?turbo$")
 
 ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
+Granularity = Literal["word", "segment"]
 
 
 def model_size_for(model: str) -> str | None:
@@ -41,7 +43,11 @@ def model_size_for(model: str) -> str | None:
     raise ActionError(400, "model_not_found", f"unknown model {model!r}: whisper-1 or a size")
 
 
-def verbose(result: Result) -> schemas.OpenAIVerbose:
+def verbose(result: Result, granularities: set[str] | None = None) -> schemas.OpenAIVerbose:
+    """OpenAI's ``verbose_json``: ``segments`` unless only words were asked for, ``words``
+    when they were."""
+    granularities = granularities or {"segment"}
+    segments = result.transcription.segments
     return schemas.OpenAIVerbose(
         language=result.metadata.language_detected,
         duration=result.duration_seconds,
@@ -50,8 +56,17 @@ def verbose(result: Result) -> schemas.OpenAIVerbose:
             schemas.OpenAISegment(
                 id=seg.id, start=seg.start, end=seg.end, text=seg.text, confidence=seg.confidence
             )
-            for seg in result.transcription.segments
-        ],
+            for seg in segments
+        ]
+        if "segment" in granularities
+        else None,
+        words=[
+            schemas.OpenAIWord(word=w.word, start=w.start, end=w.end)
+            for seg in segments
+            for w in seg.words
+        ]
+        if "word" in granularities
+        else None,
     )
 
 
@@ -85,12 +100,24 @@ async def openai_transcription(
     prompt: Annotated[str | None, Form(max_length=4096)] = None,
     temperature: Annotated[float | None, Form(ge=0.0, le=1.0)] = None,
     response_format: Annotated[ResponseFormat, Form()] = "json",
+    timestamp_granularities: Annotated[
+        list[Granularity] | None, Form(alias="timestamp_granularities[]")
+    ] = None,
 ) -> Response:
     facade = ctx.facade
+    granularities: set[str] = set(timestamp_granularities or ())
+    if granularities and response_format != "verbose_json":
+        raise ActionError(
+            400, "invalid_settings", "timestamp_granularities[] needs response_format verbose_json"
+        )
     overrides = settings_overrides(
         facade.settings.defaults, model_size=model_size_for(model), language=language,
         temperature=temperature,
     )  # fmt: skip
+    if prompt and prompt.strip():
+        overrides["initial_prompt"] = prompt.strip()
+    if "word" in granularities:
+        overrides["word_timestamps"] = True
     rel = await store_upload(
         file,
         file.filename,
@@ -107,6 +134,9 @@ async def openai_transcription(
     if response_format == "json":
         return JSONResponse({"text": result.transcription.text})
     if response_format == "verbose_json":
-        return JSONResponse(verbose(result).model_dump(mode="json"))
+        body = verbose(result, granularities).model_dump(mode="json")
+        return JSONResponse(
+            {k: v for k, v in body.items() if k not in ("segments", "words") or v is not None}
+        )
     fmt = "txt" if response_format == "text" else response_format
     return PlainTextResponse(render_result(result, fmt), media_type=MEDIA_TYPES[fmt])

@@ -89,12 +89,21 @@ class OpenAISegment(BaseModel):
     confidence: float | None = None
 
 
+class OpenAIWord(BaseModel):
+    word: str
+    start: float
+    end: float
+
+
 class OpenAIVerbose(BaseModel):
     task: Literal["transcribe"] = "transcribe"
     language: str | None
     duration: float | None
     text: str
-    segments: list[OpenAISegment]
+    #: Absent when only ``timestamp_granularities[]=word`` was asked for.
+    segments: list[OpenAISegment] | None = None
+    #: Present when ``timestamp_granularities[]=word`` was asked for.
+    words: list[OpenAIWord] | None = None
 
 
 class OpenAIErrorDetail(BaseModel):

@@ -24,6 +24,7 @@ from kubescribe_protocol.models import FileStatus, InProgress, Priority, Result,
 from kubescribe_protocol.names import MANUAL_DIR, in_progress_path, result_path
 from kubescribe_protocol.render import RENDERERS
 from kubescribe_protocol.state import FileState, file_state
+from kubescribe_protocol.subtitles import SubtitleLayout
 
 from ..core.cancel import write_cancel
 from .paths import MAX_NAME_BYTES, MAX_PATH_CHARS, PathProblem, path_problems
@@ -178,7 +179,7 @@ def render_result(result: Result, fmt: str) -> str:
     renderer = RENDERERS.get(fmt)
     if renderer is None:
         raise ActionError(400, "unsupported_format", f"format must be json, {', '.join(RENDERERS)}")
-    return renderer(result.transcription.segments)
+    return renderer(result.transcription.segments, SubtitleLayout.of(result.settings))
 
 
 # --------------------------------------------------------------------------- actions
