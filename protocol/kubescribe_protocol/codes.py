@@ -37,6 +37,10 @@ class ErrorCode(StrEnum):
     UNDECODABLE = "undecodable"
     NO_AUDIO_STREAM = "no_audio_stream"
     FILE_MISSING = "file_missing"
+    # The file's settings can never work (exit 10): no model of that size exists, or the
+    # model does not speak that language.
+    UNKNOWN_MODEL_SIZE = "unknown_model_size"
+    UNSUPPORTED_LANGUAGE = "unsupported_language"
     # The environment (exit 11, 12).
     OUT_OF_MEMORY = "out_of_memory"
     MODEL_MISSING = "model_missing"
@@ -61,13 +65,16 @@ class ErrorCode(StrEnum):
     CANCELLED = "cancelled"
 
 
-#: Errors that no retry can fix: the file goes to ``manual/`` at once.
+#: Errors that no retry can fix (a bad input, or settings no model can honour): the file
+#: goes to ``manual/`` at once.
 PERMANENT_ERRORS = frozenset(
     {
         ErrorCode.EMPTY_FILE,
         ErrorCode.NOT_AUDIO,
         ErrorCode.UNDECODABLE,
         ErrorCode.NO_AUDIO_STREAM,
+        ErrorCode.UNKNOWN_MODEL_SIZE,
+        ErrorCode.UNSUPPORTED_LANGUAGE,
     }
 )
 

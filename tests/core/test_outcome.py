@@ -36,3 +36,12 @@ def test_endless_interruptions_still_reach_manual() -> None:
     assert decision.step is Step.MANUAL
     assert decision.final_error is not None
     assert decision.final_error.code == ErrorCode.MAX_ATTEMPTS
+
+
+def test_settings_no_model_can_honour_go_to_manual_on_the_first_failure() -> None:
+    for code in (ErrorCode.UNKNOWN_MODEL_SIZE, ErrorCode.UNSUPPORTED_LANGUAGE):
+        status = _history(code)
+        assert status.attempts[-1].error is not None
+        decision = decide(status, status.attempts[-1].error, max_attempts=3, backoff_seconds=1)
+        assert decision.step is Step.MANUAL, code
+        assert decision.final_error is not None and decision.final_error.code == code

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import speechkit
@@ -93,14 +94,39 @@ def test_missing_model_says_where_it_looked(tmp_path: Path, english_short: Path)
     rel = place(english_short, tmp_path / "root", "talk.wav")
     root = tmp_path / "root"
     (tmp_path / "models").mkdir()
-    claim(root, rel, model_size="no-such-size")
-    # The model directory from the environment, as a Job's container gets it.
-    done = run_worker(root, rel, None, KUBESCRIBE_MODEL_DIR=str(tmp_path / "models"))
+    claim(root, rel, model_size="medium.en")  # a Whisper size no package carries
+    # The model directory from the environment, as a Job's container gets it; no hub.
+    done = run_worker(root, rel, None, KUBESCRIBE_MODEL_DIR=str(tmp_path / "models"),
+                      HF_HUB_OFFLINE="1")  # fmt: skip
     assert done.returncode == ExitCode.MODEL_ERROR, done.stderr[-3000:]
     assert_failed(root, rel, ErrorCode.MODEL_MISSING, ExitCode.MODEL_ERROR, 300)
     details = read_status(root, rel).error.details or ""  # type: ignore[union-attr]
-    assert str(tmp_path / "models" / "no-such-size" / "model.bin") in details
+    assert str(tmp_path / "models" / "medium.en" / "model.bin") in details
     assert "packages" in details and "hub" in details
+
+
+@pytest.mark.parametrize(
+    ("settings", "code", "said"),
+    [
+        ({"model_size": "huge"}, ErrorCode.UNKNOWN_MODEL_SIZE, "Whisper has tiny.en, tiny"),
+        ({"model_size": "tiny.en", "language": "de"}, ErrorCode.UNSUPPORTED_LANGUAGE, "en"),
+        ({"model_size": "base", "language": "xx"}, ErrorCode.UNSUPPORTED_LANGUAGE, "en, zh, de"),
+    ],
+)
+def test_settings_no_model_can_honour_are_not_retried(
+    tmp_path: Path, english_short: Path, model_dir: Path, settings: dict[str, Any],
+    code: ErrorCode, said: str,
+) -> None:  # fmt: skip
+    # Settings that reached the worker anyway (a status file written by hand): refused
+    # with a code no retry follows (retry_after None, exit 10), before any model loads.
+    root = tmp_path / "root"
+    rel = place(english_short, root, "talk.wav")
+    claim(root, rel, **settings)
+    done = run_worker(root, rel, model_dir)
+    assert done.returncode == ExitCode.BAD_INPUT, done.stderr[-3000:]
+    assert_failed(root, rel, code, ExitCode.BAD_INPUT, retry_after=None)
+    error = read_status(root, rel).error
+    assert error is not None and said in f"{error.message} {error.details}"
 
 
 def test_broken_model_is_model_broken(tmp_path: Path, english_short: Path) -> None:

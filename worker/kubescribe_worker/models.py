@@ -7,8 +7,10 @@
 3. faster-whisper's usual download by name (its Hugging Face cache first), where a hub
    can be reached.
 
-A size found nowhere is :attr:`ErrorCode.MODEL_MISSING`, with every place looked in the
-details; a size folder without a ``model.bin`` is :attr:`ErrorCode.MODEL_BROKEN`.
+A size Whisper does not know, found nowhere, is :attr:`ErrorCode.UNKNOWN_MODEL_SIZE`
+(never retried); a known size found nowhere is :attr:`ErrorCode.MODEL_MISSING`, with
+every place looked in the details; a size folder without a ``model.bin`` is
+:attr:`ErrorCode.MODEL_BROKEN`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubescribe_protocol.codes import ErrorCode
+from kubescribe_protocol.whisper_choices import WHISPER_SIZES, language_code, languages_of
 
 from .bundled import bundled_model
 from .errors import WorkerError
@@ -77,8 +80,31 @@ def resolve_model(
             return ResolvedModel(Path(download_model(size)), "hub")
         except Exception as exc:  # an unknown size, no network, no cache: all "missing"
             looked.append(f"the model hub: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+    if size not in WHISPER_SIZES:  # no model directory or hub will ever hold it: not retried
+        raise WorkerError(
+            ErrorCode.UNKNOWN_MODEL_SIZE,
+            f"unknown model size {size!r}: Whisper has " + ", ".join(WHISPER_SIZES),
+            "looked in: " + "; ".join(looked),
+        )
     raise WorkerError(
         ErrorCode.MODEL_MISSING,
         f"no {size!r} model found",
         "looked in: " + "; ".join(looked),
     )
+
+
+def check_language(language: str | None, size: str) -> str | None:
+    """The code of ``language`` (``english`` is ``en``), or a refusal of a language the
+    model of ``size`` does not speak (not retried): an English-only model would
+    otherwise transcribe French speech as English words."""
+    if language is None:
+        return None
+    spoken = languages_of(size)
+    code = language_code(language)
+    if code is None or code not in spoken:
+        raise WorkerError(
+            ErrorCode.UNSUPPORTED_LANGUAGE,
+            f"model {size} does not speak {language!r}",
+            "it speaks: " + ", ".join(spoken),
+        )
+    return code

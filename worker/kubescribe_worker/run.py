@@ -36,7 +36,7 @@ from kubescribe_protocol.subtitles import SubtitleLayout
 from . import audio as audio_io
 from . import audio_check, hardware, preload, switches, wav2vec2_alignment
 from .errors import Interrupted, Superseded, WorkerError, classify
-from .models import resolve_model
+from .models import check_language, resolve_model
 from .outputs import write_outputs
 from .result import Measurements, build_result, cpu_seconds, peak_memory_mb
 from .status import FencedStatus, Heartbeat
@@ -164,6 +164,7 @@ def _work(
 
     device = hardware.resolve_device(requested.device)
     compute_type = hardware.resolve_compute_type(requested.compute_type, device)
+    language = check_language(requested.language, requested.model_size)
     model = resolve_model(requested.model_size, model_dir)
     wav2vec2_alignment.check_early(requested, model_dir)
     log.info("model %s from %s (%s), %s/%s", requested.model_size, model.path, model.source,
@@ -179,7 +180,7 @@ def _work(
             model.path,
             device=device,
             compute_type=compute_type,
-            language=requested.language,
+            language=language,
             temperature=requested.temperature,
             batch_size=switches.batch_size(),
             cpu_threads=hardware.cpu_threads(),

@@ -11,7 +11,6 @@ default model; a WhisperX size (``tiny.en``, ``base``, ``large-v3`` ...) picks t
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -23,12 +22,10 @@ from kubescribe_protocol.render import MEDIA_TYPES
 from ..volume.file_actions import ActionError, render_result, transcription_id
 from . import schemas
 from .context import Authorized, ClientId, Ctx, finished_result, wait_for_end, write_errors
-from .routes import settings_overrides
+from .routes import Language, settings_overrides
 from .uploads import store_upload
 
 router = APIRouter(prefix="/v1/audio", dependencies=[Authorized], tags=["openai"])
-
-_SIZES = re.compile(r"^(tiny|base|small|medium|large)(\.en|-v[123])?$|^(large-v3-)?turbo$")
 
 ResponseFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
 Granularity = Literal["word", "segment"]
@@ -38,9 +35,7 @@ def model_size_for(model: str) -> str | None:
     """The WhisperX size an OpenAI ``model`` names; None: the configured default."""
     if model == "whisper-1" or model.startswith("gpt-"):
         return None
-    if _SIZES.match(model):
-        return model
-    raise ActionError(400, "model_not_found", f"unknown model {model!r}: whisper-1 or a size")
+    return model  # checked with the other settings: unknown_model_size names the sizes
 
 
 def verbose(result: Result, granularities: set[str] | None = None) -> schemas.OpenAIVerbose:
@@ -96,7 +91,7 @@ async def openai_transcription(
     client: ClientId,
     file: Annotated[UploadFile, File(description="the audio")],
     model: Annotated[str, Form(max_length=64)] = "whisper-1",
-    language: Annotated[str | None, Form(pattern=r"^[a-z]{2,3}$")] = None,
+    language: Language = None,
     prompt: Annotated[str | None, Form(max_length=4096)] = None,
     temperature: Annotated[float | None, Form(ge=0.0, le=1.0)] = None,
     response_format: Annotated[ResponseFormat, Form()] = "json",
@@ -111,7 +106,8 @@ async def openai_transcription(
             400, "invalid_settings", "timestamp_granularities[] needs response_format verbose_json"
         )
     overrides = settings_overrides(
-        facade.settings.defaults, model_size=model_size_for(model), language=language,
+        facade.settings.defaults, facade.settings.model_dir, model_size=model_size_for(model),
+        language=language,
         temperature=temperature,
     )  # fmt: skip
     if prompt and prompt.strip():

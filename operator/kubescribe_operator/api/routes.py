@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -27,6 +28,7 @@ from ..volume.file_actions import (
     render_result,
     transcription_id,
 )
+from ..volume.settings_check import SettingsRefusedError, check_settings
 from . import schemas
 from .callback_targets import RefusedTargetError, TargetPolicy
 from .context import (
@@ -53,9 +55,15 @@ ModelSize = Annotated[
     Form(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="tiny.en, base, large-v3 ..."),
 ]
 
+Language = Annotated[
+    str | None,
+    Form(max_length=32, description="ISO 639-1 code (en) or its English name (english)"),
+]
+
 
 def settings_overrides(
     defaults: TranscriptionSettings,
+    model_dir: Path | None,
     *,
     model_size: str | None = None,
     language: str | None = None,
@@ -64,7 +72,8 @@ def settings_overrides(
     device: str | None = None,
     output_formats: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The settings a request overrides, checked against the settings model (400)."""
+    """The settings a request overrides, checked against the settings model and against
+    what the models can do (400, naming the valid choices)."""
     given = {
         "model_size": model_size,
         "language": language,
@@ -75,10 +84,16 @@ def settings_overrides(
     }
     overrides = {name: value for name, value in given.items() if value is not None}
     try:
-        TranscriptionSettings.model_validate(defaults.model_dump() | overrides)
+        merged = TranscriptionSettings.model_validate(defaults.model_dump() | overrides)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ActionError(400, "invalid_settings", problems) from exc
+    try:
+        checked = check_settings(merged, model_dir)
+    except SettingsRefusedError as exc:
+        raise ActionError(400, exc.code.value, exc.message) from exc
+    if checked.language is not None and "language" in overrides:
+        overrides["language"] = checked.language
     return overrides
 
 
@@ -143,7 +158,7 @@ async def create_transcription(
     file: Annotated[UploadFile | None, File(description="the audio (multipart)")] = None,
     path: Annotated[str | None, Form(description="a file already on the volume")] = None,
     model_size: ModelSize = None,
-    language: Annotated[str | None, Form(pattern=r"^[a-z]{2,3}$")] = None,
+    language: Language = None,
     temperature: Annotated[float | None, Form(ge=0.0, le=1.0)] = None,
     compute_type: Annotated[ComputeType | None, Form()] = None,
     device: Annotated[Device | None, Form()] = None,
@@ -152,8 +167,8 @@ async def create_transcription(
 ) -> JSONResponse:
     facade = ctx.facade
     overrides = settings_overrides(
-        facade.settings.defaults, model_size=model_size, language=language,
-        temperature=temperature, compute_type=compute_type, device=device,
+        facade.settings.defaults, facade.settings.model_dir, model_size=model_size,
+        language=language, temperature=temperature, compute_type=compute_type, device=device,
         output_formats=list(output_formats or []),
     )  # fmt: skip
     callback = check_callback(callback_url, facade.settings.callback_secret,
