@@ -37,6 +37,11 @@ class ErrorCode(StrEnum):
     UNDECODABLE = "undecodable"
     NO_AUDIO_STREAM = "no_audio_stream"
     FILE_MISSING = "file_missing"
+    #: The audio's name holds a FIFO, a device, a socket or a folder (refused unopened).
+    NOT_REGULAR_FILE = "not_regular_file"
+    #: The audio exists but kubescribe may not read it (its permissions): retried with a
+    #: backoff, since a person can fix that.
+    AUDIO_UNREADABLE = "audio_unreadable"
     # The environment (exit 11, 12).
     OUT_OF_MEMORY = "out_of_memory"
     MODEL_MISSING = "model_missing"
@@ -68,6 +73,7 @@ PERMANENT_ERRORS = frozenset(
         ErrorCode.NOT_AUDIO,
         ErrorCode.UNDECODABLE,
         ErrorCode.NO_AUDIO_STREAM,
+        ErrorCode.NOT_REGULAR_FILE,
     }
 )
 

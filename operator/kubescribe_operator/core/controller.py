@@ -25,7 +25,12 @@ from kubescribe_protocol.additions import manual_path
 from kubescribe_protocol.atomic import StatusFileError, read_model, remove_durably, write_model
 from kubescribe_protocol.codes import ErrorCode, ExitCode
 from kubescribe_protocol.fingerprint import fingerprint, still_the_same
-from kubescribe_protocol.manual import finish_manual_move, move_to_manual
+from kubescribe_protocol.manual import (
+    ManualPathError,
+    check_manual_target,
+    finish_manual_move,
+    move_to_manual,
+)
 from kubescribe_protocol.models import (
     Attempt,
     AttemptStatus,
@@ -397,10 +402,14 @@ class Controller:
 
     def _read(self, rel: str) -> InProgress | None:
         try:
-            return read_model(in_progress_path(self.root / rel), InProgress)
-        except StatusFileError as exc:
+            status = read_model(in_progress_path(self.root / rel), InProgress)
+            target = manual_path(status)
+            if target is not None:
+                check_manual_target(rel, target)
+            return status
+        except (StatusFileError, ManualPathError) as exc:
             # Our own writes are atomic, so this came from someone else; leave it for a
-            # person rather than overwrite what they wrote.
+            # person rather than overwrite what they wrote (or follow where it points).
             log.warning("cannot read %s: %s", rel, exc)
             return None
 
