@@ -16,7 +16,8 @@ def test_a_fifo_status_file_has_its_own_code(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "x.mp3.in_progress")
     with pytest.raises(ActionError) as caught:
         locate(tmp_path, "x.mp3")
-    assert (caught.value.status, caught.value.code) == (409, "status_not_regular_file")
+    # The API refuses it before reading (check_status_files), with its own code.
+    assert (caught.value.status, caught.value.code) == (409, "unsafe_status_file")
 
 
 def test_a_huge_status_file_has_its_own_code(tmp_path: Path) -> None:
