@@ -10,6 +10,8 @@ typed door, and the published schema lists them (:data:`~.models.ADDITIONS_SCHEM
 - ``earlier_runs``: the attempts and final error of each run before a retry out of
   ``manual/`` (the new run starts with a fresh budget of attempts).
 - ``callback_urls``: the callback URLs of API requests, kept across restarts.
+- ``attempts_dropped``: how many attempts a writer left out of ``attempts`` to keep the
+  file small (:func:`bound_attempts`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .models import (
+    ATTEMPTS_DROPPED,
     CALLBACK_URLS,
     EARLIER_RUNS,
     MANUAL_PATH,
@@ -29,7 +32,12 @@ from .models import (
     format_time,
 )
 
-__all__ = ["CALLBACK_URLS", "EARLIER_RUNS", "MANUAL_PATH", "EarlierRun"]
+__all__ = ["ATTEMPTS_DROPPED", "CALLBACK_URLS", "EARLIER_RUNS", "MANUAL_PATH", "EarlierRun"]
+
+#: A writer keeps the first attempt and the last KEEP_LAST_ATTEMPTS of a file's history:
+#: a file that failed for ever must not grow its status file without bound (each read of
+#: it costs every reader, the controller's tick first).
+KEEP_LAST_ATTEMPTS = 50
 
 
 class EarlierRun(BaseModel):
@@ -108,3 +116,20 @@ def add_callback_url(status: InProgress, url: str) -> None:
     if url not in urls:
         urls.append(url)
     extra[CALLBACK_URLS] = urls
+
+
+def attempts_dropped(status: InProgress) -> int:
+    """How many attempts writers left out of ``status.attempts`` (0 when none)."""
+    value = _extra(status).get(ATTEMPTS_DROPPED)
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def bound_attempts(status: InProgress, keep_last: int = KEEP_LAST_ATTEMPTS) -> None:
+    """Keep the first attempt and the last ``keep_last``, counting the others under
+    ``attempts_dropped`` (a writer calls this before each write)."""
+    records = status.attempts
+    if len(records) <= keep_last + 1:
+        return
+    dropped = len(records) - keep_last - 1
+    status.attempts = [records[0], *records[-keep_last:]]
+    _extra(status)[ATTEMPTS_DROPPED] = attempts_dropped(status) + dropped

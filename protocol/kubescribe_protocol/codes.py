@@ -41,6 +41,11 @@ class ErrorCode(StrEnum):
     # model does not speak that language.
     UNKNOWN_MODEL_SIZE = "unknown_model_size"
     UNSUPPORTED_LANGUAGE = "unsupported_language"
+    #: The audio's name holds a FIFO, a device, a socket or a folder (refused unopened).
+    NOT_REGULAR_FILE = "not_regular_file"
+    #: The audio exists but kubescribe may not read it (its permissions): retried with a
+    #: backoff, since a person can fix that.
+    AUDIO_UNREADABLE = "audio_unreadable"
     # The environment (exit 11, 12).
     OUT_OF_MEMORY = "out_of_memory"
     MODEL_MISSING = "model_missing"
@@ -75,6 +80,7 @@ PERMANENT_ERRORS = frozenset(
         ErrorCode.NO_AUDIO_STREAM,
         ErrorCode.UNKNOWN_MODEL_SIZE,
         ErrorCode.UNSUPPORTED_LANGUAGE,
+        ErrorCode.NOT_REGULAR_FILE,
     }
 )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path, PurePosixPath
 
 from .additions import manual_path, set_manual_path
@@ -19,6 +20,42 @@ from .models import InProgress
 from .names import MANUAL_DIR, in_progress_path
 
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
+#: The names choose_manual_target gives when the plain name is taken: "talk (2).mp3".
+_NUMBERED = re.compile(r"^(?P<stem>.*) \((?P<number>[2-9]|[1-9][0-9]+)\)$")
+
+
+class ManualPathError(ValueError):
+    """A ``manual_path`` read from the volume that is not the file's own place under
+    ``manual/``: anyone who can write the volume could otherwise send the audio anywhere
+    the controller can write."""
+
+    code = "invalid_manual_path"
+
+
+def check_manual_target(rel: str, target: str) -> str:
+    """``target`` (a ``manual_path`` read from the volume) when it is one that
+    :func:`choose_manual_target` could have given ``rel``: ``manual/<rel>`` or its
+    numbered form ``manual/<folder>/<stem> (N)<ext>``; else ManualPathError."""
+    own = PurePosixPath(MANUAL_DIR) / rel
+    given = PurePosixPath(target)
+    expected = f"{own.as_posix()} or {own.parent / f'{own.stem} (N){own.suffix}'}"
+    if given.is_absolute() or ".." in given.parts or "\\" in target or "\0" in target:
+        raise ManualPathError(
+            f"manual_path {target!r} of {rel} is absolute or has '..': it must be {expected}"
+        )
+    if given.as_posix() == own.as_posix():
+        return own.as_posix()
+    numbered = _NUMBERED.match(given.stem)
+    if (
+        numbered is not None
+        and given.parent == own.parent
+        and given.suffix == own.suffix
+        and numbered["stem"] == own.stem
+    ):
+        return given.as_posix()
+    raise ManualPathError(
+        f"manual_path {target!r} of {rel} is not its place: it must be {expected}"
+    )
 
 
 def choose_manual_target(root: Path, rel: str) -> str:
@@ -60,7 +97,13 @@ def _move_no_overwrite(src: Path, dst: Path) -> None:
 def move_to_manual(root: Path, rel: str, status: InProgress) -> str:
     """Send the file at ``rel`` and its ``.in_progress`` (``status``, written with its error
     and full history) to ``manual/``. Returns the new relative path of the audio."""
-    target = manual_path(status) or choose_manual_target(root, rel)
+    target = manual_path(status)
+    if target is not None:
+        try:
+            target = check_manual_target(rel, target)
+        except ManualPathError:
+            target = None  # not ours to follow: the move goes where we choose
+    target = target or choose_manual_target(root, rel)
     set_manual_path(status, target)
     write_model(in_progress_path(root / rel), status)
     finish_manual_move(root, rel, target)
@@ -85,7 +128,9 @@ def read_manual_status(root: Path, rel: str) -> InProgress | None:
 
 
 def finish_manual_move(root: Path, rel: str, target: str) -> None:
-    """Finish (or redo) a move to ``manual/``; safe to call any number of times."""
+    """Finish (or redo) a move to ``manual/``; safe to call any number of times. Refuses
+    (ManualPathError) a ``target`` that is not ``rel``'s own place under ``manual/``."""
+    target = check_manual_target(rel, target)
     audio, moved = root / rel, root / target
     if audio.exists() or audio.is_symlink():
         _move_no_overwrite(audio, moved)

@@ -179,6 +179,7 @@ class Attempt(_Model):
 MANUAL_PATH = "manual_path"
 EARLIER_RUNS = "earlier_runs"
 CALLBACK_URLS = "callback_urls"
+ATTEMPTS_DROPPED = "attempts_dropped"
 ADDITIONS_SCHEMA: dict[str, Any] = {
     MANUAL_PATH: {
         "type": "string",
@@ -209,6 +210,14 @@ ADDITIONS_SCHEMA: dict[str, Any] = {
         "type": "array",
         "description": "callback URLs of API requests, kept across restarts",
         "items": {"type": "string"},
+    },
+    ATTEMPTS_DROPPED: {
+        "type": "integer",
+        "minimum": 0,
+        "description": (
+            "attempts left out of attempts to bound the file's size: the first is kept, "
+            "then the last ones; this many between them were dropped"
+        ),
     },
 }
 

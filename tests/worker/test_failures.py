@@ -4,6 +4,7 @@ each ends with its documented error code and exit code, and loses nothing."""
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import subprocess
 import time
@@ -17,7 +18,16 @@ from kubescribe_protocol.codes import ErrorCode, ExitCode
 from kubescribe_protocol.models import AttemptStatus, FileStatus
 from kubescribe_protocol.names import result_path
 
-from .workerkit import claim, place, read_status, run_worker, start_worker
+from .workerkit import (
+    RUN_TIMEOUT,
+    claim,
+    place,
+    read_status,
+    run_worker,
+    start_worker,
+    worker_command,
+    worker_env,
+)
 
 
 def assert_failed(root: Path, rel: str, code: ErrorCode, exit_code: ExitCode,
@@ -172,3 +182,45 @@ def test_sigterm_ends_the_attempt_as_interrupted(tmp_path: Path, english_short: 
     assert process.returncode == ExitCode.INTERRUPTED, stderr[-3000:]
     assert_failed(tmp_path, rel, ErrorCode.INTERRUPTED, ExitCode.INTERRUPTED, 0)
     assert (tmp_path / rel).read_bytes() == english_short.read_bytes()
+
+
+#: Root reads any file whatever its mode: these take away its file-permission override.
+WITHOUT_OVERRIDE = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
+
+
+def test_unreadable_audio_has_its_own_code_and_is_retried(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    rel = place(_text_named_mp3(_folder(tmp_path)), root, "locked.mp3")
+    claim(root, rel)
+    (root / rel).chmod(0)
+    command = worker_command(root, rel, 1, None)
+    if os.geteuid() == 0:
+        command = [*WITHOUT_OVERRIDE, *command]
+    env = worker_env(KUBESCRIBE_MODEL_DIR=str(tmp_path / "none"))
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False
+    )
+    assert done.returncode == ExitCode.FAILED, done.stderr[-3000:]
+    # retry_after None: the controller's backoff applies (tests/core checks it retries).
+    assert_failed(root, rel, ErrorCode.AUDIO_UNREADABLE, ExitCode.FAILED, retry_after=None)
+    error = read_status(root, rel).error
+    assert error is not None and "give the user kubescribe runs as" in error.message
+    assert "chmod a+r" in error.message and "PermissionError" in (error.details or "")
+    assert (root / rel).stat().st_mode & 0o777 == 0  # left as it was, for a person to fix
+
+
+def test_a_fifo_as_audio_is_refused_without_opening_it(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    os.mkfifo(root / "pipe.mp3")
+    claim(root, "pipe.mp3")
+    # On the old code the worker blocks opening the FIFO until the timeout.
+    done = run_worker(root, "pipe.mp3", None, KUBESCRIBE_MODEL_DIR=str(tmp_path / "none"))
+    assert done.returncode == ExitCode.BAD_INPUT, done.stderr[-3000:]
+    assert_failed(root, "pipe.mp3", ErrorCode.NOT_REGULAR_FILE, ExitCode.BAD_INPUT, None)
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "src"
+    folder.mkdir(exist_ok=True)
+    return folder

@@ -23,6 +23,8 @@ enough for the local executor's process listing to see two workers of one file.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,12 +76,35 @@ class DecodedAudio:
         return float(self.samples.shape[0]) / SAMPLE_RATE
 
 
+def check_readable(path: Path, mode: int) -> None:
+    """Refuse audio that is not a regular file (opening a FIFO would block) and audio whose
+    permissions keep kubescribe from reading it, each with its own code."""
+    if not stat.S_ISREG(mode):
+        raise WorkerError(
+            ErrorCode.NOT_REGULAR_FILE,
+            f"{path.name} is not a regular file (a FIFO, a device, a socket or a folder)",
+            f"mode {stat.filemode(mode)}",
+        )
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except PermissionError as exc:
+        raise WorkerError(
+            ErrorCode.AUDIO_UNREADABLE,
+            f"{path.name} cannot be read (permission denied): give the user kubescribe "
+            f"runs as (uid {os.geteuid()}, gid {os.getegid()}) read access to it and "
+            "search access to its folders, e.g. chmod a+r; it is retried with a backoff",
+            f"{type(exc).__name__}: {exc}; mode {stat.filemode(mode)}",
+        ) from exc
+
+
 def probe(path: Path) -> None:
     """Raise :class:`WorkerError` for an input that can never work."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError as exc:
         raise WorkerError(ErrorCode.FILE_MISSING, f"{path.name} does not exist") from exc
+    check_readable(path, info.st_mode)
+    size = info.st_size
     if size == 0:
         raise WorkerError(ErrorCode.EMPTY_FILE, f"{path.name} is empty (0 bytes)")
     try:

@@ -16,6 +16,9 @@ RETRY_AFTER: dict[ErrorCode, float | None] = {
     ErrorCode.INJECTED_FAILURE: 1.0,
     ErrorCode.INTERRUPTED: 0.0,
     ErrorCode.AUDIO_CHANGED: 0.0,
+    # None here, yet retried: the controller's exponential backoff (retry_backoff_seconds,
+    # doubled after each failure) gives a person time to fix the permissions.
+    ErrorCode.AUDIO_UNREADABLE: None,
 }
 DEFAULT_RETRY_AFTER = 30.0
 

@@ -18,6 +18,7 @@ The audio file itself is only ever read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -143,6 +144,10 @@ def _work(
         log.warning("stalling %.1f s without heartbeat (%s)", stall, switches.STALL_SECONDS_ENV)
         time.sleep(stall)
 
+    # Before anything reads the audio (its fingerprint first): a FIFO would block, and
+    # an unreadable file must fail with its own code.
+    with contextlib.suppress(FileNotFoundError):  # probe() says file_missing
+        audio_io.check_readable(audio_path, audio_path.stat().st_mode)
     record = initial.current()
     processing_start = record.start_time if record else initial.start_time
     # What the audio was at the start (the controller's record; an older one wrote

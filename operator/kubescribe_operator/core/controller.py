@@ -25,7 +25,12 @@ from kubescribe_protocol.additions import manual_path
 from kubescribe_protocol.atomic import StatusFileError, read_model, remove_durably, write_model
 from kubescribe_protocol.codes import ErrorCode, ExitCode
 from kubescribe_protocol.fingerprint import fingerprint, still_the_same
-from kubescribe_protocol.manual import finish_manual_move, move_to_manual
+from kubescribe_protocol.manual import (
+    ManualPathError,
+    check_manual_target,
+    finish_manual_move,
+    move_to_manual,
+)
 from kubescribe_protocol.models import (
     Attempt,
     AttemptStatus,
@@ -54,9 +59,10 @@ from .outcome import (
 )
 from .queue_order import QueueKey, queue_key
 from .readable import format_clock
-from .scan import scan
+from .scan import Seen, scan
 from .settings import CoreSettings
 from .view import ControllerView, FileView
+from .volume_faults import VolumeFaults
 from .watchdog import Running, past_deadline, stop_for
 
 log = logging.getLogger("kubescribe.core")
@@ -77,6 +83,11 @@ COMPLETED_CHECK_INTERVAL = timedelta(seconds=60)
 #: written must not start: it starts once it held still this long (or stable_seconds,
 #: when shorter).
 REQUEST_STABLE_SECONDS = 5.0
+#: The subject of a volume fault listing the root (folders are ``a/b/``, files ``a/b.mp3``).
+ROOT_SUBJECT = "./"
+#: The subject of a volume fault no guard of a file or folder caught (a whole tick, or
+#: recover()): tried again at the next tick.
+TICK_SUBJECT = "(tick)"
 
 
 @dataclass
@@ -134,13 +145,29 @@ class Controller:
         self.accepting = True
         #: Told of scans, starts, completions, retries and moves to manual/ (the API).
         self.observers: list[Observer] = []
+        #: What failed on the volume (OSError), by file or folder, and when to try again.
+        self.faults = VolumeFaults()
+        #: Ended attempts whose end could not be written yet (a volume fault): recorded
+        #: again once the file's backoff is over.
+        self._unreconciled: dict[str, tuple[AttemptEnd, ErrorCode | None]] = {}
+        #: The folders and files the last scan could not look at (fault subjects).
+        self._unlisted: set[str] = set()
 
     # ----------------------------------------------------------------- public API
 
     def recover(self) -> None:
         """Rebuild state from the volume and the executor: finish half-done manual moves,
         reconcile attempts that ended while nobody watched, adopt live ones, and re-queue
-        processing files whose runner vanished."""
+        processing files whose runner vanished. A volume fault no single file caught
+        leaves it to be done again at a later tick, after a backoff."""
+        try:
+            self._recover()
+        except OSError as exc:
+            self.faults.report(TICK_SUBJECT, exc, self.clock(), "recovering")
+            return
+        self.faults.clear(TICK_SUBJECT)
+
+    def _recover(self) -> None:
         now = self.clock()
         live = self.executor.live()
         ended = self.executor.collect()
@@ -173,9 +200,20 @@ class Controller:
 
     def tick(self) -> None:
         """One pass: scan if due, collect ended attempts, enforce deadlines and heartbeats,
-        clean up stale and cancelled files, and start attempts up to ``parallel``."""
+        clean up stale and cancelled files, and start attempts up to ``parallel``. A
+        volume fault (OSError) stops only what it is about (:mod:`.volume_faults`)."""
         if not self._recovered:
             self.recover()
+            if not self._recovered:
+                return
+        try:
+            self._tick()
+        except OSError as exc:  # none of the per-file guards caught it
+            self.faults.report(TICK_SUBJECT, exc, self.clock(), "a tick")
+            return
+        self.faults.clear(TICK_SUBJECT)
+
+    def _tick(self) -> None:
         now = self.clock()
         if self._last_scan is None or (now - self._last_scan).total_seconds() >= (
             self.settings.scan_interval_seconds
@@ -190,6 +228,9 @@ class Controller:
             gone = run.key not in live and run.key not in ended_keys
             if gone and now - run.started > VANISH_GRACE:
                 self.on_attempt_end(AttemptEnd(run.key, EndReason.VANISHED))
+        for rel, (end, stop_code) in list(self._unreconciled.items()):
+            if not self.faults.blocked(rel, now):
+                self._reconcile(end, stop_code)
         self._watch_running(now)
         if self._dirty or self._last_sweep is None or now - self._last_sweep >= SWEEP_INTERVAL:
             self._dirty = False
@@ -287,7 +328,7 @@ class Controller:
                 unreadable=entry.unreadable if entry is not None else False,
                 running_attempt=run.key.attempt if run is not None else None,
             )
-        return ControllerView(files)
+        return ControllerView(files, volume_faults=self.faults.current())
 
     def queue(self) -> list[str]:
         """Files that wait for an attempt, in the order they will start (running files and
@@ -354,40 +395,35 @@ class Controller:
         result = scan(self.root, stat_completed=check_completed)
         present: set[str] = set()
         for seen in result.files:
-            rel = seen.rel
-            present.add(rel)
-            entry = self._index.get(rel)
-            if entry is None:
-                entry = self._index[rel] = Entry(rel, discovered=now)
-            entry.has_result = seen.has_result
-            if seen.has_result:
-                entry.status = None
-                if seen.in_progress_mtime_ns is not None and rel not in self._running:
-                    # A worker died between writing .result and removing .in_progress.
-                    remove_durably(in_progress_path(self.root / rel))
-                    log.info("completed %s (removed a leftover .in_progress)", rel)
-                entry.in_progress_mtime_ns = None
-                if seen.size is not None and rel not in self._running:
-                    self._check_completed(entry, seen.size, seen.mtime_ns, now)
+            present.add(seen.rel)
+            if self.faults.blocked(seen.rel, now):
                 continue
-            if seen.in_progress_mtime_ns is None:
-                entry.status = entry.in_progress_mtime_ns = None
-                if (seen.size, seen.mtime_ns) != (entry.size, entry.mtime_ns):
-                    entry.size, entry.mtime_ns, entry.stable_since = seen.size, seen.mtime_ns, now
-                continue
-            if seen.in_progress_mtime_ns != entry.in_progress_mtime_ns or entry.status is None:
-                entry.in_progress_mtime_ns = seen.in_progress_mtime_ns
-                entry.status = self._read(rel)
-            self._finish_journaled_move(entry)
+            try:
+                self._take(seen, now)
+            except OSError as exc:
+                self.faults.report(seen.rel, exc, now, "reading its status")
         _remove_abandoned(result.temporary)
         for rel in result.orphan_in_progress:
-            status = self._read(rel)
-            target = manual_path(status)
-            if target is not None:
-                finish_manual_move(self.root, rel, target)
-                log.info("finished the move of %s to %s", rel, target)
+            if self.faults.blocked(rel, now):
+                continue
+            try:
+                status = self._read(rel)
+                target = manual_path(status)
+                if target is not None:
+                    finish_manual_move(self.root, rel, target)
+                    log.info("finished the move of %s to %s", rel, target)
+            except OSError as exc:
+                self.faults.report(rel, exc, now, "finishing its move to manual/")
+        unlisted = {where or ROOT_SUBJECT: problem for where, problem in result.unlisted.items()}
+        for subject, problem in unlisted.items():
+            self.faults.report(subject, problem, now, "listing it")
+        for subject in self._unlisted - unlisted.keys():
+            self.faults.clear(subject)
+        self._unlisted = set(unlisted)
+        unknown = tuple(result.unlisted)  # not listed this time: not gone either
         for rel in [rel for rel in self._index if rel not in present and rel not in self._running]:
-            del self._index[rel]
+            if not rel.startswith(unknown):
+                del self._index[rel]
         self._open = {rel: entry for rel, entry in self._index.items() if not entry.has_result}
         self._judged = {rel: mtime for rel, mtime in self._judged.items() if rel in self._open}
         self._last_scan = now
@@ -395,12 +431,43 @@ class Controller:
         self._dirty = True
         self._emit(CoreEvent(EventKind.SCANNED, seconds=time.monotonic() - began))
 
+    def _take(self, seen: Seen, now: datetime) -> None:
+        """Know what the scan saw of one file."""
+        rel = seen.rel
+        entry = self._index.get(rel)
+        if entry is None:
+            entry = self._index[rel] = Entry(rel, discovered=now)
+        entry.has_result = seen.has_result
+        if seen.has_result:
+            entry.status = None
+            if seen.in_progress_mtime_ns is not None and rel not in self._running:
+                # A worker died between writing .result and removing .in_progress.
+                remove_durably(in_progress_path(self.root / rel))
+                log.info("completed %s (removed a leftover .in_progress)", rel)
+            entry.in_progress_mtime_ns = None
+            if seen.size is not None and rel not in self._running:
+                self._check_completed(entry, seen.size, seen.mtime_ns, now)
+            return
+        if seen.in_progress_mtime_ns is None:
+            entry.status = entry.in_progress_mtime_ns = None
+            if (seen.size, seen.mtime_ns) != (entry.size, entry.mtime_ns):
+                entry.size, entry.mtime_ns, entry.stable_since = seen.size, seen.mtime_ns, now
+            return
+        if seen.in_progress_mtime_ns != entry.in_progress_mtime_ns or entry.status is None:
+            entry.in_progress_mtime_ns = seen.in_progress_mtime_ns
+            entry.status = self._read(rel)
+        self._finish_journaled_move(entry)
+
     def _read(self, rel: str) -> InProgress | None:
         try:
-            return read_model(in_progress_path(self.root / rel), InProgress)
-        except StatusFileError as exc:
+            status = read_model(in_progress_path(self.root / rel), InProgress)
+            target = manual_path(status)
+            if target is not None:
+                check_manual_target(rel, target)
+            return status
+        except (StatusFileError, ManualPathError) as exc:
             # Our own writes are atomic, so this came from someone else; leave it for a
-            # person rather than overwrite what they wrote.
+            # person rather than overwrite what they wrote (or follow where it points).
             log.warning("cannot read %s: %s", rel, exc)
             return None
 
@@ -515,43 +582,52 @@ class Controller:
             self.executor.stop(run.key, stop.reason)
 
     def _clean_up(self, now: datetime) -> None:
-        stale = timedelta(hours=self.settings.stale_hours)
         for entry in list(self._open.values()):
-            status = entry.status
-            if status is None or entry.rel in self._running or entry.has_result:
+            if entry.rel in self._unreconciled or self.faults.blocked(entry.rel, now):
                 continue
-            if status.status is FileStatus.QUEUED and status.should_continue:
-                continue
-            if not status.should_continue:
-                error = StatusError(
-                    code=ErrorCode.CANCELLED, message=CANCELLED_MESSAGE, timestamp=now
-                )
-                self._to_manual(entry, self._fresh(entry) or status, error)
-            elif self._age(status, now) > stale:
-                self._to_manual_stale(entry, self._fresh(entry) or status, now)
-            elif (
-                status.status is FileStatus.ERROR
-                and status.error is not None
-                and self._judged.get(entry.rel) != entry.in_progress_mtime_ns
-            ):
-                # An error the worker wrote while no controller watched (it crashed before
-                # reconciling) has not been judged yet: a bad input must not be retried.
-                self._judged[entry.rel] = entry.in_progress_mtime_ns
-                decision = decide(
-                    status.model_copy(deep=True),
-                    status.error.model_copy(),
-                    max_attempts=self.settings.max_attempts,
-                    backoff_seconds=self.settings.retry_backoff_seconds,
-                )
-                if decision.step is Step.MANUAL and decision.final_error is not None:
-                    self._to_manual(entry, self._fresh(entry) or status, decision.final_error)
+            try:
+                self._clean_up_one(entry, now)
+            except OSError as exc:
+                self._judged.pop(entry.rel, None)  # to be judged again after the backoff
+                self.faults.report(entry.rel, exc, now, "moving it to manual/")
+
+    def _clean_up_one(self, entry: Entry, now: datetime) -> None:
+        stale = timedelta(hours=self.settings.stale_hours)
+        status = entry.status
+        if status is None or entry.rel in self._running or entry.has_result:
+            return
+        if status.status is FileStatus.QUEUED and status.should_continue:
+            return
+        if not status.should_continue:
+            error = StatusError(code=ErrorCode.CANCELLED, message=CANCELLED_MESSAGE, timestamp=now)
+            self._to_manual(entry, self._fresh(entry) or status, error)
+        elif self._age(status, now) > stale:
+            self._to_manual_stale(entry, self._fresh(entry) or status, now)
+        elif (
+            status.status is FileStatus.ERROR
+            and status.error is not None
+            and self._judged.get(entry.rel) != entry.in_progress_mtime_ns
+        ):
+            # An error the worker wrote while no controller watched (it crashed before
+            # reconciling) has not been judged yet: a bad input must not be retried.
+            self._judged[entry.rel] = entry.in_progress_mtime_ns
+            decision = decide(
+                status.model_copy(deep=True),
+                status.error.model_copy(),
+                max_attempts=self.settings.max_attempts,
+                backoff_seconds=self.settings.retry_backoff_seconds,
+            )
+            if decision.step is Step.MANUAL and decision.final_error is not None:
+                self._to_manual(entry, self._fresh(entry) or status, decision.final_error)
 
     def _fresh(self, entry: Entry) -> InProgress | None:
         entry.in_progress_mtime_ns = None
         return self._refresh(entry)
 
     def _ready(self, entry: Entry, now: datetime) -> bool:
-        if entry.has_result or entry.rel in self._running:
+        if entry.has_result or entry.rel in self._running or entry.rel in self._unreconciled:
+            return False
+        if self.faults.blocked(entry.rel, now):
             return False
         status = entry.status
         if status is None:
@@ -637,7 +713,11 @@ class Controller:
         status.updated_at = now
         # The attempt is on disk before its runner exists: a crash from here on leaves
         # a processing file that recover() reconciles.
-        self._write(rel, status)
+        try:
+            self._write(rel, status)
+        except OSError as exc:  # nothing was written: the file waits for its backoff
+            self.faults.report(rel, exc, now, "writing its status to start it")
+            return
         entry.status = status
         spec = AttemptSpec(
             key=key,
@@ -671,6 +751,18 @@ class Controller:
     # ------------------------------------------------------------------ outcomes
 
     def _reconcile(self, end: AttemptEnd, stop_code: ErrorCode | None = None) -> None:
+        """Record the end (a volume fault keeps it to record again after a backoff)."""
+        rel = end.key.path
+        try:
+            self._record_end(end, stop_code)
+        except OSError as exc:
+            self._unreconciled[rel] = (end, stop_code)
+            self.faults.report(rel, exc, self.clock(), "recording the end of its attempt")
+            return
+        if self._unreconciled.pop(rel, None) is not None:
+            self.faults.clear(rel)
+
+    def _record_end(self, end: AttemptEnd, stop_code: ErrorCode | None) -> None:
         rel = end.key.path
         audio = self.root / rel
         entry = self._index.get(rel)
@@ -829,6 +921,7 @@ class Controller:
     def _write(self, rel: str, status: InProgress) -> None:
         target = in_progress_path(self.root / rel)
         write_model(target, status)
+        self.faults.clear(rel)
         self._written(rel, status, target)
 
     def _written(self, rel: str, status: InProgress, target: Path) -> None:
@@ -851,7 +944,8 @@ def _remove_abandoned(temporary: list[str]) -> None:
     wall_now = time.time()  # file times are wall-clock times, whatever the core's clock
     for name in temporary:
         path = Path(name)
-        with contextlib.suppress(FileNotFoundError):
+        # Not there any more, or in a folder we may not write: left as it is.
+        with contextlib.suppress(OSError):
             if wall_now - path.stat().st_mtime > ABANDONED_TEMP_SECONDS:
                 path.unlink()
                 log.info("removed %s, left by a writer killed mid-write", path)

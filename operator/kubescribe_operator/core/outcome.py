@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from kubescribe_protocol.additions import attempts_dropped
 from kubescribe_protocol.codes import PERMANENT_ERRORS, ErrorCode, ExitCode
 from kubescribe_protocol.models import AttemptStatus, InProgress, StatusError
 
@@ -122,7 +123,10 @@ def counted_failures(status: InProgress) -> int:
     interrupted = sum(
         1 for record in failed if record.error is not None and record.error.code in NOT_COUNTED
     )
-    return len(failed) - interrupted + max(0, interrupted - FREE_INTERRUPTIONS)
+    # Attempts a writer dropped to bound the file (additions.bound_attempts) were failures
+    # or interruptions, all past the free ones: each counts.
+    dropped = attempts_dropped(status)
+    return len(failed) - interrupted + max(0, interrupted - FREE_INTERRUPTIONS) + dropped
 
 
 def decide(

@@ -47,6 +47,9 @@ class ScanResult:
     #: Temporary files of atomic writes (absolute paths): a writer killed mid-write
     #: leaves one behind.
     temporary: list[str]
+    #: Folders that could not be listed (relative, ending in ``/``; the root is ``""``),
+    #: with why: what is under them is unknown this time, not gone.
+    unlisted: dict[str, OSError]
 
 
 def _is_media(name: str) -> bool:
@@ -70,12 +73,16 @@ def scan(
     files: list[Seen] = []
     orphans: list[str] = []
     temporary: list[str] = []
+    unlisted: dict[str, OSError] = {}
     stack: list[tuple[str, str]] = [(str(root), prefix)]
     while stack:
         folder, rel_folder = stack.pop()
         try:
             entries = list(os.scandir(folder))
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:  # no permission, out of file descriptors, an I/O error
+            unlisted[rel_folder] = exc
             continue
         names = {entry.name for entry in entries}
         for entry in entries:
@@ -116,12 +123,20 @@ def scan(
                     ip_mtime = os.stat(f"{folder}/{ip_name}").st_mtime_ns  # noqa: PTH116
                 except FileNotFoundError:
                     ip_mtime = None
+                except OSError as exc:  # the file is there but cannot be looked at now
+                    unlisted[rel] = exc
+                    continue
             seen = Seen(rel=rel, has_result=has_result, in_progress_mtime_ns=ip_mtime)
             if (not has_result and ip_mtime is None) or (has_result and stat_completed):
                 try:
                     stat = entry.stat()
                 except FileNotFoundError:
                     continue
+                except OSError as exc:
+                    unlisted[rel] = exc
+                    continue
                 seen.size, seen.mtime_ns = stat.st_size, stat.st_mtime_ns
             files.append(seen)
-    return ScanResult(files=files, orphan_in_progress=orphans, temporary=temporary)
+    return ScanResult(
+        files=files, orphan_in_progress=orphans, temporary=temporary, unlisted=unlisted
+    )

@@ -10,9 +10,11 @@ the waiting files in start order) only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubescribe_protocol.models import FileStatus, InProgress, Priority
+
+from .volume_faults import VolumeFault
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,9 @@ class ControllerView:
     """What the controller knows, by relative path."""
 
     files: Mapping[str, FileView]
+    #: What the controller could not do on the volume, by file or folder (folders end
+    #: in ``/``; ``./`` is the root): it tries each again after a backoff.
+    volume_faults: Mapping[str, VolumeFault] = field(default_factory=dict)
 
     @property
     def running(self) -> dict[str, FileView]:

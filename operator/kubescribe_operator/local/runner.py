@@ -26,6 +26,7 @@ from ..core.controller import Controller
 from ..core.readable import format_duration
 from ..core.view import ControllerView
 from .executor import STATE_DIR, LocalExecutor
+from .nested_roots import LOCK_NAME, runner_above, runner_below
 from .settings import LocalSettings
 
 log = logging.getLogger("kubescribe.run")
@@ -37,14 +38,28 @@ class AlreadyRunningError(Exception):
 
 @contextlib.contextmanager
 def root_lock(root: Path) -> Iterator[None]:
-    """One local controller per root: two would start two attempts of one file."""
+    """One local controller per root, and none on a root inside or above it: two would
+    start two attempts of one file. The lock is taken before the others are looked for,
+    so of two runners started at once on nested roots, neither misses the other."""
     folder = root / STATE_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "run.lock").open("a") as handle:
+    with (folder / LOCK_NAME).open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise AlreadyRunningError(f"another kubescribe run is using {root}") from exc
+        above = runner_above(root, STATE_DIR)
+        if above is not None:
+            raise AlreadyRunningError(
+                f"another kubescribe run is using {above}, which holds {root}: "
+                "stop it, or run on one of the two only"
+            )
+        below = runner_below(root, STATE_DIR)
+        if below is not None:
+            raise AlreadyRunningError(
+                f"another kubescribe run is using {below}, inside {root}: "
+                "stop it, or run on one of the two only"
+            )
         yield
 
 

@@ -168,7 +168,7 @@ def _unreadable(rel: str, exc: StatusFileError) -> ActionError:
     """The 409 of a status file that does not read: the details (its absolute path,
     parts of its content) go to the log, not to the client."""
     log.warning("a status file of %s cannot be read: %s", rel, exc)
-    return ActionError(409, "unreadable_status", f"a status file of {rel} cannot be read; "
+    return ActionError(409, exc.code, f"a status file of {rel} cannot be read; "
                        "see the controller's log")  # fmt: skip
 
 
@@ -222,7 +222,7 @@ def retry_from_manual(root: Path, rel: str, client_id: str | None = None) -> InP
     try:
         status = read_model(in_progress_path(source), InProgress)
     except StatusFileError as exc:
-        raise ActionError(409, "unreadable_status", str(exc)) from exc
+        raise ActionError(409, exc.code, str(exc)) from exc
     now = utc_now()
     if status is None:
         status = InProgress(filename=target.name, path=rel, start_time=now)
