@@ -41,8 +41,10 @@ class Superseded(Exception):  # noqa: N818  # a state, not an error: exit quietl
     """This attempt is no longer the file's current one (or the file was cancelled)."""
 
 
-class Interrupted(Exception):  # noqa: N818  # a request, not an error
-    """The worker was asked to stop (SIGTERM)."""
+class Interrupted(BaseException):  # a request, not an error
+    """The worker was asked to stop (SIGTERM). A BaseException, as KeyboardInterrupt is:
+    raised by the signal handler anywhere, it must not be taken for a failure by a library's
+    ``except Exception`` (logging's own swallowed it when the signal came mid-write)."""
 
 
 _OOM_MARKERS = ("out of memory", "std::bad_alloc", "cannot allocate memory")

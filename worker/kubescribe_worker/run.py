@@ -66,6 +66,7 @@ class _StopOnSignal:
 
     def __init__(self) -> None:
         self.publishing = False
+        self.requested: int | None = None
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopOnSignal:
@@ -78,8 +79,16 @@ class _StopOnSignal:
             signal.signal(sig, handler)
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        self.requested = signum
         if not self.publishing:
             raise Interrupted(f"stopped by signal {signal.Signals(signum).name}")
+
+    def start_publishing(self) -> None:
+        """From here on a signal waits. A request that came before is honoured now, even
+        if the raise it made was lost (a signal inside a log call's write)."""
+        if self.requested is not None:
+            raise Interrupted(f"stopped by signal {signal.Signals(self.requested).name}")
+        self.publishing = True
 
 
 def main(*, root: Path, rel: str, attempt: int, model_dir: Path | None) -> int:
@@ -242,7 +251,7 @@ def _work(
         write_model(result_path(audio_path), result)
 
     heartbeat.stop()
-    stopper.publishing = True
+    stopper.start_publishing()
     status.finish(publish)
     log.info("%s: %d words in %.1f s of audio", rel, result.metadata.word_count, duration)
     return ExitCode.OK
