@@ -82,6 +82,7 @@ def view_of(ctx: ApiContext, found: Located) -> schemas.TranscriptionView:
     status = found.status
     file_id = transcription_id(found.rel)
     queue = facade.queue()
+    model = facade.eta.model
     view = schemas.TranscriptionView(
         id=file_id,
         path=found.rel,
@@ -90,6 +91,8 @@ def view_of(ctx: ApiContext, found: Located) -> schemas.TranscriptionView:
         max_attempts=facade.settings.max_attempts,
         links=links(file_id),
         realtime_factor=facade.eta.realtime_factor,
+        startup_seconds=model.startup_seconds if model else None,
+        seconds_per_audio_second=model.rate if model else None,
     )
     if status is not None:
         view.priority = status.priority.value

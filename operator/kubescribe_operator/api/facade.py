@@ -22,6 +22,7 @@ from kubescribe_protocol.names import in_progress_path, result_path
 from kubescribe_protocol.state import FileState
 
 from ..core.controller import Controller
+from ..core.outcome import next_attempt_at
 from ..core.scan import scan
 from ..core.view import ControllerView
 from ..volume.eta import EtaEstimator
@@ -172,7 +173,8 @@ class Facade:
             return None
 
     def eta_seconds(self, found: Located, view: QueueView) -> float | None:
-        """Seconds until the file's result is expected, from the measured realtime factor."""
+        """Seconds until the file's result is expected, from the measured start-up and rate,
+        and no sooner than its next attempt may start."""
         if found.state not in (FileState.PENDING, FileState.PROCESSING, FileState.ERROR):
             return None
         ahead = []
@@ -184,7 +186,12 @@ class Facade:
             status = self._status_of(rel)
             done = status.progress.percentage if status and status.progress else 0
             running[rel] = done
-        return self.eta.eta(found.rel, running=running, ahead=ahead, parallel=view.parallel)
+        not_before = None
+        if found.state is FileState.ERROR:
+            own = self._status_of(found.rel)
+            not_before = next_attempt_at(own.error) if own and own.error else None
+        return self.eta.eta(found.rel, running=running, ahead=ahead, parallel=view.parallel,
+                            not_before=not_before)  # fmt: skip
 
     def _status_of(self, rel: str) -> InProgress | None:
         try:

@@ -52,9 +52,17 @@ class TranscriptionView(BaseModel):
         None, description="1-based place among waiting files; null when not waiting"
     )
     eta_seconds: float | None = Field(
-        None, description="seconds until the result is expected (measured realtime factor)"
+        None, description="seconds until the result is expected (measured start-up and rate)"
     )
-    realtime_factor: float | None = Field(None, description="what the ETA used")
+    realtime_factor: float | None = Field(
+        None, description="mean processing seconds per audio second of recent results"
+    )
+    startup_seconds: float | None = Field(
+        None, description="what the ETA used: the fitted start-up of a file, in seconds"
+    )
+    seconds_per_audio_second: float | None = Field(
+        None, description="what the ETA used: the fitted processing seconds per audio second"
+    )
     holding_still_seconds: float | None = Field(
         None,
         description="the audio is still changing (being written): it starts once it held "

@@ -2,8 +2,9 @@
 
 The order is the core's (:mod:`..core.queue_order`): API requests first, then the oldest;
 files with no ``.in_progress`` yet count from their audio's mtime, where the core counts
-from when it first saw them. The realtime factor is the mean over the newest
-:data:`~.eta.WINDOW` ``.result`` files; parallelism is ``KUBESCRIBE_PARALLEL``.
+from when it first saw them. The start-up and rate of :mod:`.eta` are fitted to the newest
+:data:`~.eta.WINDOW` ``.result`` files; parallelism is ``KUBESCRIBE_PARALLEL``. A failed
+file waiting for its next attempt is not expected before that time.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from kubescribe_protocol.codes import ErrorCode
 from kubescribe_protocol.models import InProgress, Priority, Result
 from kubescribe_protocol.names import in_progress_path, result_path
 
+from ..core.outcome import next_attempt_at
 from ..core.queue_order import queue_key
 from .eta import WINDOW, EtaEstimator
 
@@ -57,6 +59,14 @@ def _queued_since(root: Path, rel: str) -> datetime:
     return datetime.now(UTC)
 
 
+def _next_attempt(root: Path, rel: str) -> datetime | None:
+    with contextlib.suppress(StatusFileError):
+        status = read_model(in_progress_path(root / rel), InProgress)
+        if status is not None and status.error is not None:
+            return next_attempt_at(status.error)
+    return None
+
+
 def _measure(root: Path, completed: list[str], estimator: EtaEstimator) -> None:
     newest: list[tuple[float, Path]] = []
     for rel in completed:
@@ -92,13 +102,16 @@ def add_estimates(root: Path, rows: Sequence[Row], parallel: int | None = None) 
         row.position = 0
     estimator = EtaEstimator(root)
     _measure(root, [row.path for row in rows if row.state == "completed"], estimator)
-    if estimator.realtime_factor is None:
+    if estimator.model is None:
         return
     busy = {row.path: row.percentage or 0 for row in running}
     for row in running:
         row.eta_seconds = estimator.eta(row.path, running=busy, ahead=[], parallel=parallel)
     order = [row.path for row in waiting]
+    now = datetime.now(UTC)
     for index, row in enumerate(waiting[:ESTIMATED_ROWS]):
+        not_before = _next_attempt(root, row.path) if row.state == "error" else None
         row.eta_seconds = estimator.eta(
-            row.path, running=busy, ahead=order[:index], parallel=parallel
-        )
+            row.path, running=busy, ahead=order[:index], parallel=parallel,
+            not_before=not_before, now=now,
+        )  # fmt: skip

@@ -51,7 +51,7 @@ class FileRow:
     next_attempt: str | None = None
     priority: str | None = None
     #: 1-based place among waiting files (0: running), and seconds until the result is
-    #: expected, from the realtime factor measured on recent results (queue_estimates.py).
+    #: expected, from the start-up and rate fitted to recent results (queue_estimates.py).
     position: int | None = None
     eta_seconds: float | None = None
 
