@@ -95,6 +95,7 @@ OutputFormat = Literal["txt", "srt", "vtt"]
 ComputeType = Literal["auto", "int8", "int8_float16", "int8_float32", "float16", "float32"]
 Device = Literal["auto", "cpu", "cuda"]
 Alignment = Literal["whisper", "whisperx"]
+LanguageSource = Literal["forced", "detected"]
 
 
 class TranscriptionSettings(_Model):
@@ -309,6 +310,11 @@ class ModelInfo(_Model):
 class ResultMetadata(_Model):
     confidence: float | None = Field(None, ge=0.0, le=1.0)
     language_detected: str | None = None
+    #: How ``language_detected`` came: told by ``settings.language`` ("forced") or found
+    #: by the model ("detected"); null in older results, which did not say.
+    language_source: LanguageSource | None = Field(
+        None, description="forced: the language was given; detected: the model found it"
+    )
     word_count: int = Field(0, ge=0)
     segment_count: int = Field(0, ge=0)
     whisperx_version: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +14,11 @@ from pathlib import Path
 
 from kubescribe_operator.core.executor import AttemptEnd, AttemptKey, AttemptSpec, EndReason
 from kubescribe_operator.local.executor import CommandBuilder, LocalExecutor, worker_pids
-from kubescribe_protocol.models import Priority
+from kubescribe_protocol.atomic import read_model, write_model
+from kubescribe_protocol.codes import ErrorCode
+from kubescribe_protocol.models import Attempt, FileStatus, InProgress, Priority
+from kubescribe_protocol.names import in_progress_path
+from kubescribe_worker.switches import FAIL_ATTEMPTS_ENV
 
 
 def _fake_worker(code: str) -> CommandBuilder:
@@ -113,3 +118,22 @@ def test_a_workers_fork_is_not_a_second_worker(tmp_path: Path) -> None:
     finally:
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
+
+
+def test_a_local_worker_records_its_pid_and_host_as_the_attempts_runner(tmp_path: Path) -> None:
+    audio = tmp_path / "a.mp3"
+    audio.write_bytes(b"not audio: the injected failure comes first")
+    write_model(
+        in_progress_path(audio),
+        InProgress(filename=audio.name, path=audio.name, status=FileStatus.PROCESSING,
+                   attempt=1, attempts=[Attempt(attempt_number=1, executor="local")]),
+    )  # fmt: skip
+    # The real worker, failed at once by its switch: a write without a model.
+    executor = LocalExecutor(tmp_path, env={FAIL_ATTEMPTS_ENV: "1"})
+    pid = int(executor.start(_spec(tmp_path)))
+    (end,) = _collect(executor, timeout=120)
+    assert end.reason is EndReason.EXITED and end.exit_code != 0
+    status = read_model(in_progress_path(audio), InProgress)
+    assert status is not None and status.error is not None
+    assert status.error.code == ErrorCode.INJECTED_FAILURE
+    assert status.attempts[-1].runner == f"{pid}@{socket.gethostname()}"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kubescribe_protocol.codes import ErrorCode
-from kubescribe_protocol.models import Segment, Stage, TranscriptionSettings
+from kubescribe_protocol.models import Result, Segment, Stage, TranscriptionSettings
 from kubescribe_protocol.names import in_progress_path
 from kubescribe_protocol.render import render_srt, render_txt, render_vtt
 from kubescribe_worker import status as status_module
@@ -86,6 +86,38 @@ def test_every_write_checks_the_fence(tmp_path: Path) -> None:
     with pytest.raises(Superseded):
         status.fail(ErrorCode.WHISPERX_FAILED, "boom", None, 1)
     assert in_progress_path(audio).read_bytes() == before
+
+
+def test_the_result_says_whether_its_language_was_forced_or_detected() -> None:
+    start = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    measured = Measurements(
+        processing_start=start, processing_end=start + timedelta(seconds=2), duration_seconds=1.0,
+        model_name="tiny", model_size_mb=75, model_load_seconds=1.0, attempt=1,
+        memory_peak_mb=100.0, cpu_time_seconds=1.0,
+    )  # fmt: skip
+    transcript = Transcript([TranscribedSegment(0.0, 1.0, "Hello.", math.log(0.9))], "en")
+
+    def metadata_for(settings: TranscriptionSettings, said: Transcript) -> dict[str, object]:
+        result = build_result(filename="a.wav", rel="a.wav", settings=settings,
+                              transcript=said, measured=measured)  # fmt: skip
+        metadata: dict[str, object] = json.loads(result.model_dump_json())["metadata"]
+        return metadata
+
+    forced = metadata_for(TranscriptionSettings(language="en"), transcript)
+    assert (forced["language_detected"], forced["language_source"]) == ("en", "forced")
+    detected = metadata_for(TranscriptionSettings(), transcript)
+    assert (detected["language_detected"], detected["language_source"]) == ("en", "detected")
+    nothing = metadata_for(TranscriptionSettings(), Transcript([], ""))
+    assert (nothing["language_detected"], nothing["language_source"]) == (None, None)
+    # An older result, written before language_source, still reads (as null).
+    older = json.loads(
+        build_result(
+            filename="a.wav", rel="a.wav", settings=TranscriptionSettings(),
+            transcript=transcript, measured=measured,
+        ).model_dump_json()
+    )  # fmt: skip
+    del older["metadata"]["language_source"]
+    assert Result.model_validate(older).metadata.language_source is None
 
 
 def test_confidence_is_the_mean_token_probability_weighted_by_duration() -> None:

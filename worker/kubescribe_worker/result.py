@@ -10,6 +10,7 @@ from datetime import datetime
 from importlib import metadata
 
 from kubescribe_protocol.models import (
+    LanguageSource,
     ModelInfo,
     ProcessingStats,
     Result,
@@ -46,6 +47,16 @@ def overall_confidence(segments: list[Segment]) -> float | None:
     else:
         mean = sum(duration * (conf or 0.0) for duration, conf in weighted) / total
     return round(mean, CONFIDENCE_DIGITS)
+
+
+def language_source(
+    settings: TranscriptionSettings, transcript: Transcript
+) -> LanguageSource | None:
+    """Whether the result's language was given to the model or found by it (None when
+    there is no language to speak of)."""
+    if not transcript.language:
+        return None
+    return "forced" if settings.language else "detected"
 
 
 def whisperx_version() -> str:
@@ -113,6 +124,7 @@ def build_result(
         metadata=ResultMetadata(
             confidence=overall_confidence(segments),
             language_detected=transcript.language or None,
+            language_source=language_source(settings, transcript),
             word_count=len(text.split()),
             segment_count=len(segments),
             whisperx_version=whisperx_version(),

@@ -10,6 +10,8 @@ once a second, with a heartbeat at least every :data:`HEARTBEAT_SECONDS`.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +43,16 @@ MIN_WRITE_SECONDS = 1.0
 _STAGE_ORDER = {stage: index for index, stage in enumerate(Stage)}
 
 Mutation = Callable[[InProgress, Attempt], None]
+
+#: The executor name of local mode (``LocalExecutor.name``), whose runner is this process.
+LOCAL_EXECUTOR = "local"
+
+
+def local_runner() -> str:
+    """``PID@HOST`` of this worker: local mode's runner handle. The controller cannot write
+    it (the pid exists only once the process does, and from then on only the worker
+    writes), so the worker names itself in its first write."""
+    return f"{os.getpid()}@{socket.gethostname()}"
 
 
 class FencedStatus:
@@ -88,6 +100,8 @@ class FencedStatus:
         if record is None:  # the controller always writes one; be tolerant all the same
             record = Attempt(attempt_number=self.attempt, start_time=status.start_time)
             status.attempts.append(record)
+        if record.runner is None and record.executor == LOCAL_EXECUTOR:
+            record.runner = local_runner()
         now = utc_now()
         mutate(status, record)
         record.heartbeat = now

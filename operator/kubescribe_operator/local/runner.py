@@ -27,6 +27,7 @@ from ..core.readable import format_duration
 from ..core.view import ControllerView
 from .executor import STATE_DIR, LocalExecutor
 from .nested_roots import LOCK_NAME, runner_above, runner_below
+from .reader_output import say
 from .settings import LocalSettings
 
 log = logging.getLogger("kubescribe.run")
@@ -78,7 +79,7 @@ class _Progress:
             now = (status.attempt, status.progress.stage.value, status.progress.percentage)
             if self.shown.get(rel) != now:
                 self.shown[rel] = now
-                print(f"  {rel}: attempt {now[0]}, {now[1]} {now[2]}%", file=self.out, flush=True)
+                say(self.out, f"  {rel}: attempt {now[0]}, {now[1]} {now[2]}%")
 
 
 class _Arrivals:
@@ -98,8 +99,8 @@ class _Arrivals:
         changing = controller.still_changing()
         still = format_duration(self.stable_seconds)
         for rel in sorted(set(changing) - self.told):
-            print(f"  {rel}: waiting until it holds still for {still} (may start in "
-                  f"{format_duration(changing[rel])})", file=self.out, flush=True)  # fmt: skip
+            say(self.out, f"  {rel}: waiting until it holds still for {still} (may start in "
+                          f"{format_duration(changing[rel])})")  # fmt: skip
         self.told = set(changing)
 
 
@@ -165,7 +166,7 @@ def _loop(
             controller.recover()  # the first scan: what the banner counts
             to_do = len(controller.queue()) + len(controller.running)
             changing = len(controller.still_changing())
-        print(banner(settings, to_do, changing), file=out, flush=True)
+        say(out, banner(settings, to_do, changing))
         while True:
             with lock:
                 controller.tick()
@@ -174,8 +175,8 @@ def _loop(
             progress.show(running)
             ready.set()
             if signals["count"] and stop_by is None:
-                print("stopping: letting running attempts stop by themselves "
-                      "(Ctrl-C again to kill them)", file=out, flush=True)  # fmt: skip
+                say(out, "stopping: letting running attempts stop by themselves "
+                         "(Ctrl-C again to kill them)")  # fmt: skip
                 controller.stop_all()
                 stop_by = time.monotonic() + settings.stop_grace_seconds
             if stop_by is not None:
@@ -192,11 +193,10 @@ def _loop(
         if api is not None:
             api.stop()
     counters = controller.counters
-    print(
+    say(
+        out,
         f"done: {counters.completed} completed, {counters.manual} sent to manual/, "
         f"{counters.retried} retries, in {settings.root}",
-        file=out,
-        flush=True,
     )
     return 130 if signals["count"] else 0
 
