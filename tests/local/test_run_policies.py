@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from speechkit import ENGLISH_SENTENCES, have_speech_tools, speak
 
+from kubescribe_operator.local.executor import STATE_DIR
 from kubescribe_protocol.atomic import read_model, write_model
 from kubescribe_protocol.codes import ErrorCode
 from kubescribe_protocol.models import (
@@ -157,10 +158,14 @@ def test_ctrl_c_mid_attempt_leaves_the_file_recoverable(tmp_path: Path, model_di
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not workers_of(root) and time.monotonic() < deadline:
+        # Its stall's log line comes after the fence check and its signal handler: no
+        # fixed sleep that a loaded machine outlasts.
+        logs = root / STATE_DIR / "logs"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+            "stalling" in log.read_text(errors="replace") for log in logs.glob("*.log")
+        ):
             time.sleep(0.1)
-        time.sleep(3)  # inside its attempt by now (stalled after the fence check)
         assert workers_of(root), "no worker running"
         runner.send_signal(signal.SIGINT)
         _, stderr = runner.communicate(timeout=60)
