@@ -26,8 +26,10 @@ REFUSED = [
 ]
 
 
-def uploads(root: Path) -> list[str]:
-    return sorted(str(p) for p in (root / "uploads").rglob("*"))
+def uploads(root: Path) -> set[str]:
+    """The uploaded audio files. The module's server goes on with what earlier tests left
+    (their results and subtitles appear, cancelled uploads go), so only audio counts."""
+    return {str(p) for p in (root / "uploads").rglob("*.wav")}
 
 
 @pytest.mark.parametrize(("data", "code", "named"), REFUSED)
@@ -46,7 +48,7 @@ def test_impossible_settings_are_refused_and_nothing_is_queued(
             error = answer.json()["error"]
             assert error["code"] == code
             assert all(choice in error["message"] for choice in named), error["message"]
-    assert uploads(api.root) == before
+    assert uploads(api.root) <= before  # none stored
     # The scan takes named.wav as any file, but no refused request asked for it.
     scanned = read_model(in_progress_path(api.root / "named.wav"), InProgress)
     assert scanned is None or not scanned.api_clients, scanned
@@ -82,7 +84,7 @@ def test_openai_route_refuses_impossible_settings(api: Server, speech: dict[str,
         body = caught.value.body
         assert isinstance(body, dict), body
         assert body["code"] == code, body
-    assert uploads(api.root) == before
+    assert uploads(api.root) <= before  # none stored
     # The same through plain HTTP: the code and the choices in the message.
     answer = httpx.post(
         f"{api.url}/v1/audio/transcriptions",
