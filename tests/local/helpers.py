@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kubescribe_operator.local.executor import worker_pids
+from kubescribe_operator.local.executor import STATE_DIR, worker_pids
 from kubescribe_protocol.atomic import TEMP_PREFIX, read_model
 from kubescribe_protocol.models import InProgress
 from kubescribe_protocol.names import IN_PROGRESS_SUFFIX, RESULT_SUFFIX, in_progress_path
@@ -76,3 +76,10 @@ def temp_files(root: Path) -> list[Path]:
 
 def workers_of(root: Path) -> dict[int, Any]:
     return dict(worker_pids(root))
+
+
+def worker_stalls(root: Path) -> bool:
+    """A worker of ``root`` logged its test stall (KUBESCRIBE_TEST_STALL_SECONDS): it is past
+    its fence check and its signal handler, inside its attempt."""
+    logs = root / STATE_DIR / "logs"
+    return any("stalling" in log.read_text(errors="replace") for log in logs.glob("*.log"))

@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 from speechkit import ENGLISH_SENTENCES, have_speech_tools, speak
 
-from kubescribe_operator.local.executor import STATE_DIR
 from kubescribe_protocol.atomic import read_model
 from kubescribe_protocol.codes import ErrorCode
 from kubescribe_protocol.models import FileStatus, InProgress
 from kubescribe_protocol.names import in_progress_path
 
-from .helpers import env_with, run_command, workers_of
+from .helpers import env_with, run_command, worker_stalls, workers_of
 
 pytestmark = pytest.mark.skipif(not have_speech_tools(), reason="needs espeak-ng and ffmpeg")
 
@@ -44,11 +43,6 @@ def _wait_for(condition: str, check: Callable[[], bool], timeout: float = 120) -
     raise AssertionError(f"timed out waiting for {condition}")
 
 
-def _worker_stalls(root: Path) -> bool:
-    logs = root / STATE_DIR / "logs"
-    return any("stalling" in log.read_text(errors="replace") for log in logs.glob("*.log"))
-
-
 def test_ctrl_c_to_a_pipeline_records_the_interruption(tmp_path: Path, model_dir: Path) -> None:
     root = (tmp_path / "root").resolve()
     speak(root / "talk.mp3", ENGLISH_SENTENCES[2])
@@ -67,7 +61,7 @@ def test_ctrl_c_to_a_pipeline_records_the_interruption(tmp_path: Path, model_dir
     tee.stdin.close()
     try:
         # The worker is inside its attempt (it logs that it stalls there, with no model).
-        _wait_for("the worker to stall", lambda: _worker_stalls(root))
+        _wait_for("the worker to stall", lambda: worker_stalls(root))
         # The runner's lines went through tee to its log until then.
         _wait_for("the banner in tee's log", lambda: "watching" in log.read_text(errors="replace"))
         # Ctrl-C reaches tee and the runner alike; tee gone first is the order that used

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from speechkit import ENGLISH_SENTENCES, have_speech_tools, speak
 
-from kubescribe_operator.local.executor import STATE_DIR
 from kubescribe_protocol.atomic import read_model, write_model
 from kubescribe_protocol.codes import ErrorCode
 from kubescribe_protocol.models import (
@@ -28,7 +27,14 @@ from kubescribe_protocol.models import (
 from kubescribe_protocol.names import in_progress_path, result_path
 from kubescribe_protocol.state import FileState, file_state
 
-from .helpers import env_with, manual_status, run_command, run_once, workers_of
+from .helpers import (
+    env_with,
+    manual_status,
+    run_command,
+    run_once,
+    worker_stalls,
+    workers_of,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -160,11 +166,8 @@ def test_ctrl_c_mid_attempt_leaves_the_file_recoverable(tmp_path: Path, model_di
     try:
         # Its stall's log line comes after the fence check and its signal handler: no
         # fixed sleep that a loaded machine outlasts.
-        logs = root / STATE_DIR / "logs"
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any(
-            "stalling" in log.read_text(errors="replace") for log in logs.glob("*.log")
-        ):
+        while time.monotonic() < deadline and not worker_stalls(root):
             time.sleep(0.1)
         assert workers_of(root), "no worker running"
         runner.send_signal(signal.SIGINT)
